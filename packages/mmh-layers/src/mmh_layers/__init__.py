@@ -1,3 +1,55 @@
-"""Equivariant building blocks and the MACE backbone (linear and non-linear interaction blocks) for mmh."""
+"""Equivariant building blocks and the MACE backbone of mmh.
+
+The public names are re-exported here; the implementation modules are private.
+"""
+
+from ._backbone import MACEBackbone
+from ._block_linear import LinearInteraction
+from ._block_nonlinear import NonLinearInteraction
+from ._config import BackboneConfig
+from ._coupling import coupling_tensor
+from ._embedding import ElementEmbedding, ElementLinear
+from ._gate import Gate
+from ._interaction import (
+    INTERACTION_BLOCKS,
+    InteractionBlock,
+    InteractionSpec,
+    register_interaction_block,
+)
+from ._irreps import channels_first, channels_last, hidden_irreps
+from ._mlp import RadialMLP
+from ._ops import BACKENDS, BackendUnavailableError
+from ._product import ProductBasis
+from ._radial import AgnesiTransform, BesselBasis, PolynomialEnvelope, polynomial_envelope
+from ._symmetric_contraction import SymmetricContraction
+from ._zbl import ZBLRepulsion
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS",
+    "INTERACTION_BLOCKS",
+    "AgnesiTransform",
+    "BackboneConfig",
+    "BackendUnavailableError",
+    "BesselBasis",
+    "ElementEmbedding",
+    "ElementLinear",
+    "Gate",
+    "InteractionBlock",
+    "InteractionSpec",
+    "LinearInteraction",
+    "MACEBackbone",
+    "NonLinearInteraction",
+    "PolynomialEnvelope",
+    "ProductBasis",
+    "RadialMLP",
+    "SymmetricContraction",
+    "ZBLRepulsion",
+    "channels_first",
+    "channels_last",
+    "coupling_tensor",
+    "hidden_irreps",
+    "polynomial_envelope",
+    "register_interaction_block",
+]

@@ -1,0 +1,91 @@
+"""The MACE-MH-1 interaction block (``nonlinear``), paper Eqs. 5–15."""
+
+from __future__ import annotations
+
+import torch
+
+from . import _ops
+from ._embedding import ElementEmbedding
+from ._gate import Gate
+from ._interaction import InteractionBlock, InteractionSpec, register_interaction_block
+from ._irreps import channels_last, conv_irreps_and_instructions, scalar_irreps
+from ._mlp import RadialMLP
+
+
+@register_interaction_block("nonlinear")
+class NonLinearInteraction(InteractionBlock):
+    r"""Interaction block with element embeddings, density normalisation, residual and gate.
+
+    Over the original block it adds, in the paper's order:
+
+    * source/target element embeddings concatenated to the Bessel features before the
+      radial MLP (a LayerNorm/SiLU MLP with biases);
+    * the cutoff envelope applied *after* the radial MLP;
+    * a learnable density normalisation, ``A / (beta * rho_i + alpha)`` with
+      ``rho_i = sum_j tanh(MLP(e_ij)^2) f(r_ij)`` (``alpha = 20``, ``beta = 0`` at start);
+    * a residual from the (up-projected) node features into the atomic basis (Eq. 11);
+    * extra scalars and a gate: SiLU on scalars, sigmoid gates on ``l > 0`` (Eqs. 12–15);
+    * separate edge and node channel counts, and an element-agnostic self-connection.
+    """
+
+    envelope_after_mlp = True
+
+    def __init__(self, spec: InteractionSpec) -> None:
+        super().__init__(spec)
+        b = spec.backend
+        num_scalars = scalar_irreps(spec.irreps_node).dim
+        self.source_embedding = ElementEmbedding(spec.num_elements, num_scalars, init_range=1e-3)
+        self.target_embedding = ElementEmbedding(spec.num_elements, num_scalars, init_range=1e-3)
+        self.linear_up = _ops.linear(spec.irreps_node, spec.irreps_edge, b)
+        irreps_mid, instructions = conv_irreps_and_instructions(
+            spec.irreps_edge, spec.irreps_sh, self.irreps_target
+        )
+        self.irreps_mid = irreps_mid
+        self.conv_tp = _ops.conv_tensor_product(
+            spec.irreps_edge, spec.irreps_sh, irreps_mid, instructions, b
+        )
+        mlp_in = spec.num_bessel + 2 * num_scalars
+        self.conv_tp_weights = RadialMLP([mlp_in, *spec.radial_mlp, self.conv_tp.weight_numel])
+        self.density_fn = RadialMLP([mlp_in, 64, 1])
+        self.alpha = torch.nn.Parameter(torch.tensor(20.0))
+        self.beta = torch.nn.Parameter(torch.tensor(0.0))
+        self.skip_tp = _ops.linear(spec.irreps_node, spec.irreps_skip, b)
+        self.gate = Gate(self.irreps_target)
+        irreps_gate_in = self.gate.irreps_in.simplify()
+        self.linear_res = _ops.linear(spec.irreps_edge, irreps_gate_in, b)
+        self.linear_1 = _ops.linear(irreps_mid, irreps_gate_in, b)
+        self.linear_2 = _ops.linear(self.irreps_target, self.irreps_target, b)
+
+    def forward(
+        self,
+        node_feats: torch.Tensor,
+        species: torch.Tensor,
+        edge_sh: torch.Tensor,
+        edge_radial: torch.Tensor,
+        cutoff: torch.Tensor | None,
+        edge_index: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        num_nodes = node_feats.shape[0]
+        sender, receiver = edge_index[0], edge_index[1]
+        skip = self.skip_tp(node_feats)
+        h = self.linear_up(node_feats)
+        residual = self.linear_res(h)
+        edge_feats = torch.cat(
+            [
+                edge_radial,
+                self.source_embedding(species)[sender],
+                self.target_embedding(species)[receiver],
+            ],
+            dim=-1,
+        )
+        weights = self.conv_tp_weights(edge_feats)
+        edge_density = torch.tanh(self.density_fn(edge_feats) ** 2)
+        if cutoff is not None:
+            weights = weights * cutoff
+            edge_density = edge_density * cutoff
+        density = _ops.scatter_sum(edge_density, receiver, num_nodes)
+        messages = self.conv_tp(h[sender], edge_sh, weights)
+        a = _ops.scatter_sum(messages, receiver, num_nodes)
+        a = self.linear_1(a) / (self.beta * density + self.alpha) + residual
+        a = self.linear_2(self.gate(a))
+        return channels_last(a, self.irreps_target), skip

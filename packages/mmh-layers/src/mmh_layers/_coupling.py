@@ -1,0 +1,63 @@
+"""Generalised Clebsch–Gordan coupling tensors of the symmetric contraction (paper Eq. 17)."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from e3nn import o3
+
+
+@functools.lru_cache(maxsize=64)
+def _coupled_paths(irreps_in: str, nu: int) -> tuple[tuple[o3.Irrep, torch.Tensor], ...]:
+    """All left-to-right couplings of ``nu`` copies of ``irreps_in`` (multiplicity one each).
+
+    Returns ``(irrep, C)`` pairs sorted by irrep (stable), where ``C`` has shape
+    ``[irrep.dim, D, ..., D]`` with ``nu`` input axes of size ``D = irreps_in.dim``.
+    Each coupling step multiplies by ``wigner_3j(l_out, l_left, l_right) * sqrt(2 l_out + 1)``
+    (``component`` normalisation), so every path is a distinct polynomial basis function.
+    """
+    irreps = o3.Irreps(irreps_in)
+    dim = irreps.dim
+    if nu == 1:
+        eye = torch.eye(dim, dtype=torch.float64)
+        out, start = [], 0
+        for mul, ir in irreps:
+            if mul != 1:
+                raise ValueError(f"coupling expects multiplicity-one irreps, got {irreps}")
+            out.append((ir, eye[start : start + ir.dim]))
+            start += ir.dim
+        return tuple(out)
+    result = []
+    for ir_left, c_left in _coupled_paths(irreps_in, nu - 1):
+        start = 0
+        for _, ir_right in irreps:
+            for ir_out in ir_left * ir_right:
+                w3j = o3.wigner_3j(ir_out.l, ir_left.l, ir_right.l, dtype=torch.float64)
+                w3j = w3j * ir_out.dim**0.5
+                # C[M, i_1..i_{nu-1}, r] = sum_m C_left[m, i_1..] w3j[M, m, r]
+                c = torch.einsum("m...,Mmr->M...r", c_left, w3j)
+                full = torch.zeros(*c.shape[:-1], dim, dtype=torch.float64)
+                full[..., start : start + ir_right.dim] = c
+                result.append((ir_out, full))
+            start += ir_right.dim
+    result.sort(key=lambda pair: pair[0])
+    return tuple(result)
+
+
+def coupling_tensor(irreps_in: o3.Irreps, ir_out: o3.Irrep, nu: int) -> torch.Tensor:
+    """Stack of all coupling paths from ``nu`` copies of ``irreps_in`` to ``ir_out``.
+
+    Shape ``[ir_out.dim, D, ..., D, K]`` (``nu`` axes of size ``D``; ``K`` paths, possibly
+    zero), float64.
+
+    Example:
+        >>> coupling_tensor(o3.Irreps("0e+1o"), o3.Irrep("0e"), 2).shape
+        torch.Size([1, 4, 4, 2])
+    """
+    ir_out = o3.Irrep(ir_out)
+    irreps_in = o3.Irreps(irreps_in)
+    paths = [c for ir, c in _coupled_paths(str(irreps_in), nu) if ir == ir_out]
+    if not paths:
+        return torch.zeros(ir_out.dim, *([irreps_in.dim] * nu), 0, dtype=torch.float64)
+    return torch.stack(paths, dim=-1)

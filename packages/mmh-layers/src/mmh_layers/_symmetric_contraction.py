@@ -1,0 +1,131 @@
+"""Symmetric contraction: the many-body product basis of MACE (paper Eqs. 16–18)."""
+
+from __future__ import annotations
+
+import torch
+from e3nn import o3
+
+from ._coupling import coupling_tensor
+
+
+class SymmetricContraction(torch.nn.Module):
+    r"""Channel-wise symmetric tensor products of the atomic basis up to a correlation order.
+
+    For node features ``A[n, c, i]`` (``i`` runs over the ``(l_max+1)^2`` components of the
+    one-particle basis) and every output irrep ``L`` this computes
+
+    .. math:: B_{n c M} = \sum_{\nu=1}^{\nu_{max}} \sum_k W^{\nu}_{z_n k c}
+              \sum_{i_1..i_\nu} U^{\nu}_{M i_1..i_\nu k} A_{n c i_1} \cdots A_{n c i_\nu}
+
+    with ``U`` the generalised Clebsch–Gordan tensors of :func:`coupling_tensor`. The sum is
+    evaluated Horner-style after folding the weights into ``U`` once per call, so the
+    per-node work is a batched matrix product per channel.
+
+    Args:
+        irreps_in: irreps of the atomic basis per channel, multiplicity one each
+            (e.g. ``0e+1o+2e+3o``).
+        irreps_out: output irreps, all with multiplicity ``channels``.
+        correlation: maximum body order ``nu_max`` (1–3 supported and tested).
+        num_elements: number of weight sets; 1 for an element-agnostic product.
+        channels: number of channels ``C``.
+
+    Parameters are named ``weights_<k>_<nu>`` for output block ``k`` and order ``nu``, each of
+    shape ``[num_elements, K_nu, C]`` and initialised ``N(0, 1) / K_nu``.
+    """
+
+    def __init__(
+        self,
+        irreps_in: o3.Irreps,
+        irreps_out: o3.Irreps,
+        correlation: int,
+        num_elements: int,
+        channels: int,
+    ) -> None:
+        super().__init__()
+        if not 1 <= correlation <= 4:
+            raise ValueError(f"correlation must be in 1..4, got {correlation}")
+        self.irreps_in = o3.Irreps(irreps_in)
+        self.irreps_out = o3.Irreps(irreps_out)
+        if any(mul != channels for mul, _ in self.irreps_out):
+            raise ValueError(f"every output irrep needs multiplicity {channels}: {irreps_out}")
+        self.correlation = correlation
+        self.num_elements = num_elements
+        self.channels = channels
+        self.dim_in = self.irreps_in.dim
+        self.weights = torch.nn.ParameterDict()
+        for k, (_, ir) in enumerate(self.irreps_out):
+            for nu in range(1, correlation + 1):
+                u = coupling_tensor(self.irreps_in, ir, nu)
+                num_paths = u.shape[-1]
+                self.register_buffer(f"U_{k}_{nu}", u.to(torch.get_default_dtype()))
+                if num_paths:
+                    w = torch.randn(num_elements, num_paths, channels) / num_paths
+                    self.weights[f"{k}_{nu}"] = torch.nn.Parameter(w)
+
+    def _folded(self, k: int, nu: int, element: int) -> torch.Tensor | None:
+        """``sum_k U[M, i.., k] W[e, k, c]`` as ``[C, M, i_1, .., i_nu]`` (None if no path)."""
+        key = f"{k}_{nu}"
+        if key not in self.weights:
+            return None
+        u = getattr(self, f"U_{k}_{nu}")
+        w = self.weights[key][element]
+        folded = u.reshape(-1, u.shape[-1]) @ w  # [M * D^nu, C]
+        return folded.t().reshape(self.channels, *u.shape[:-1])
+
+    def _contract_block(self, x: torch.Tensor, k: int, element: int) -> torch.Tensor:
+        """Output block ``k`` for channel-major features ``x [C, n, D]`` → ``[C, n, M]``.
+
+        Horner scheme over the body order: the accumulator holds the coefficients of the
+        remaining polynomial, ``[C, n, M * D^(nu-1), D]``, and each step adds the order-nu
+        weights and contracts the last index with ``x``.
+        """
+        c, n, d = x.shape
+        m_dim = self.irreps_out[k].ir.dim
+        acc = None
+        for nu in range(self.correlation, 0, -1):
+            t = self._folded(k, nu, element)
+            if t is not None:
+                t = t.reshape(c, 1, m_dim * d ** (nu - 1), d)
+                acc = t if acc is None else acc + t
+            if acc is None:
+                continue
+            if acc.shape[1] == 1:  # weights only so far: one matrix per channel
+                acc = torch.bmm(x, acc[:, 0].transpose(1, 2))
+            else:
+                acc = (acc * x.unsqueeze(2)).sum(-1)
+            if nu > 1:
+                acc = acc.reshape(c, n, m_dim * d ** (nu - 2), d)
+        if acc is None:
+            return x.new_zeros(c, n, m_dim)
+        return acc
+
+    def _contract(self, x: torch.Tensor, element: int) -> torch.Tensor:
+        """``x [n, C, D]`` → ``[n, irreps_out.dim]`` for nodes of one weight set."""
+        xc = x.transpose(0, 1).contiguous()  # [C, n, D]
+        blocks = []
+        for k in range(len(self.irreps_out)):
+            b = self._contract_block(xc, k, element)  # [C, n, M]
+            blocks.append(b.permute(1, 0, 2).reshape(x.shape[0], -1))
+        return torch.cat(blocks, dim=-1)
+
+    def forward(self, x: torch.Tensor, species: torch.Tensor | None = None) -> torch.Tensor:
+        """Contract features ``x [N, C, D]``; ``species [N]`` picks the weight set per node
+        (ignored, and may be None, when ``num_elements == 1``). Returns ``[N, irreps_out.dim]``
+        in ``mul_ir`` layout."""
+        if x.shape[1:] != (self.channels, self.dim_in):
+            raise ValueError(f"expected [N, {self.channels}, {self.dim_in}], got {tuple(x.shape)}")
+        if self.num_elements == 1:
+            return self._contract(x, 0)
+        if species is None:
+            raise ValueError("species indices are required for an element-dependent product")
+        out = x.new_zeros(x.shape[0], self.irreps_out.dim)
+        for element in torch.unique(species).tolist():
+            index = torch.nonzero(species == element).squeeze(-1)
+            out = out.index_copy(0, index, self._contract(x[index], element))
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.channels}x({self.irreps_in}) -> {self.irreps_out}, "
+            f"correlation={self.correlation}, num_elements={self.num_elements}"
+        )

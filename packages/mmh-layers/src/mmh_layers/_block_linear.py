@@ -17,7 +17,8 @@ class LinearInteraction(InteractionBlock):
 
     .. math::
         s_i = \mathrm{FCTP}(h_i \otimes z_i),\quad
-        A_i = \frac{1}{\bar n} W \sum_j R(B(r_{ij}) f(r_{ij})) \odot (W_{up} h_j \otimes Y(\hat r_{ij}))
+        A_i = \frac{1}{\bar n} W \sum_j R\big(B(r_{ij}) f(r_{ij})\big)
+              \odot \big(W_{up} h_j \otimes Y(\hat r_{ij})\big)
 
     The self-connection ``s`` is element-dependent, the radial network is a bias-free MLP
     on the Bessel features (with the envelope applied to them), and messages are divided

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -23,7 +24,7 @@ class RadialMLP(torch.nn.Sequential):
         if len(sizes) < 2:
             raise ValueError(f"a radial MLP needs at least two sizes, got {sizes}")
         layers: list[torch.nn.Module] = []
-        for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(torch.nn.Linear(n_in, n_out))
             if k < len(sizes) - 2:
                 layers += [torch.nn.LayerNorm(n_out), torch.nn.SiLU()]

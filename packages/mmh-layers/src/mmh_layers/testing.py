@@ -158,7 +158,6 @@ def radius_graph(
     (receiver minus sender, including the image shift), differentiable in ``positions``
     and ``cell``. Real workloads use the neighbour lists of ``mmh-data``.
     """
-    n = positions.shape[0]
     if cell is None:
         shifts = positions.new_zeros(1, 3)
     else:

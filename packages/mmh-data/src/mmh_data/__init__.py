@@ -1,3 +1,106 @@
-"""Labelled structures for many heads: readers, neighbour lists, graphs, statistics, replay selection, streaming and the bundled datasets of mmh."""
+"""Labelled structures for many heads: readers, neighbour lists, graphs, statistics, replay
+selection, streaming and the bundled datasets of mmh.
+
+Data flow::
+
+    file (extxyz | ASE db | LMDB) --read_configurations--> Configuration (numpy)
+      --GraphBuilder--> AtomicGraph (torch) --collate--> Batch --> model
+"""
+
+from ._batch import Batch, collate
+from ._configuration import DEFAULT_CONFIG_TYPE, DEFAULT_HEAD, Configuration
+from ._convert import AtomsConverter, configurations_from_atoms, voigt_to_matrix
+from ._descriptors import structure_descriptors
+from ._e0s import (
+    ISOLATED_ATOM,
+    average_e0s,
+    fit_e0s,
+    is_isolated_atom,
+    isolated_atom_energies,
+)
+from ._errors import (
+    BadLabelError,
+    CloseAtomsError,
+    DataError,
+    DataWarning,
+    EmptyDatasetError,
+    MalformedFileError,
+    MissingFileError,
+    MissingLabelWarning,
+    UnknownElementError,
+    UnknownHeadError,
+)
+from ._graph import AtomicGraph, GraphBuilder, build_graph
+from ._keys import KeySpec
+from ._lmdb import LMDBReader, update_lmdb_metadata, write_lmdb
+from ._loader import GraphDataset, graph_loader
+from ._neighbours import neighbour_list
+from ._read import iter_configurations, read_configurations
+from ._replay import (
+    element_filter_mask,
+    farthest_point_sampling,
+    select_replay,
+    select_replay_indices,
+)
+from ._statistics import (
+    HeadStatistics,
+    StatisticsAccumulator,
+    compute_statistics,
+    format_statistics,
+)
+from ._streaming import LMDBDataset, distributed_rank
+from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_CONFIG_TYPE",
+    "DEFAULT_HEAD",
+    "DEFAULT_MIN_DISTANCE",
+    "ISOLATED_ATOM",
+    "AtomicGraph",
+    "AtomsConverter",
+    "BadLabelError",
+    "Batch",
+    "CloseAtomsError",
+    "Configuration",
+    "DataError",
+    "DataWarning",
+    "EmptyDatasetError",
+    "GraphBuilder",
+    "GraphDataset",
+    "HeadStatistics",
+    "KeySpec",
+    "LMDBDataset",
+    "LMDBReader",
+    "MalformedFileError",
+    "MissingFileError",
+    "MissingLabelWarning",
+    "StatisticsAccumulator",
+    "UnknownElementError",
+    "UnknownHeadError",
+    "__version__",
+    "average_e0s",
+    "build_graph",
+    "check_configuration",
+    "collate",
+    "compute_statistics",
+    "configurations_from_atoms",
+    "distributed_rank",
+    "element_filter_mask",
+    "farthest_point_sampling",
+    "fit_e0s",
+    "format_statistics",
+    "graph_loader",
+    "is_isolated_atom",
+    "isolated_atom_energies",
+    "iter_configurations",
+    "neighbour_list",
+    "read_configurations",
+    "select_replay",
+    "select_replay_indices",
+    "structure_descriptors",
+    "update_lmdb_metadata",
+    "voigt_to_matrix",
+    "write_lmdb",
+]

@@ -1,0 +1,197 @@
+"""Many graphs in one set of tensors: :class:`Batch` and :func:`collate`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from ._errors import EmptyDatasetError
+from ._graph import AtomicGraph
+
+__all__ = ["Batch", "collate"]
+
+
+@dataclass(eq=False)
+class Batch:
+    """A batch of ``G`` graphs with ``N`` atoms and ``E`` edges in total.
+
+    The field names are the interface to the model packages. Float fields share one dtype
+    (float32 or float64). Labels that a structure does not have are zeros and their weight
+    is 0.
+
+    Attributes:
+        positions: ``[N, 3]``.
+        atomic_numbers: ``[N]`` int64.
+        edge_index: ``[2, E]`` int64, row 0 sender ``i``, row 1 receiver ``j``, indices
+            into the batch's atoms.
+        unit_shifts: ``[E, 3]`` integer cell offsets stored in the float dtype.
+        cell: ``[G, 3, 3]`` (zeros for non-periodic structures).
+        pbc: ``[G, 3]`` bool.
+        batch: ``[N]`` int64, graph index of each atom.
+        ptr: ``[G + 1]`` int64, atom offsets of the graphs.
+        num_atoms: ``[G]`` int64.
+        head: ``[G]`` int64, index into the head list of the graph builder.
+        energy: ``[G]``.
+        forces: ``[N, 3]``.
+        stress: ``[G, 3, 3]``.
+        weight: ``[G]`` config weights.
+        energy_weight: ``[G]``.
+        forces_weight: ``[G]``.
+        stress_weight: ``[G]``.
+        config_type: ``G`` configuration types.
+        head_name: ``G`` head names.
+        source: ``G`` ``(file, frame)`` pairs.
+    """
+
+    positions: torch.Tensor
+    atomic_numbers: torch.Tensor
+    edge_index: torch.Tensor
+    unit_shifts: torch.Tensor
+    cell: torch.Tensor
+    pbc: torch.Tensor
+    batch: torch.Tensor
+    ptr: torch.Tensor
+    num_atoms: torch.Tensor
+    head: torch.Tensor
+    energy: torch.Tensor
+    forces: torch.Tensor
+    stress: torch.Tensor
+    weight: torch.Tensor
+    energy_weight: torch.Tensor
+    forces_weight: torch.Tensor
+    stress_weight: torch.Tensor
+    config_type: list[str] = field(default_factory=list)
+    head_name: list[str] = field(default_factory=list)
+    source: list[tuple[str | None, int | None]] = field(default_factory=list)
+
+    @property
+    def num_graphs(self) -> int:
+        """Number of graphs ``G``."""
+        return int(self.ptr.shape[0] - 1)
+
+    @property
+    def num_edges(self) -> int:
+        """Number of edges ``E``."""
+        return int(self.edge_index.shape[1])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Float dtype."""
+        return self.positions.dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the tensors."""
+        return self.positions.device
+
+    def _map(self, fn) -> Batch:
+        changes = {
+            f.name: fn(f.name, getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), torch.Tensor)
+        }
+        return dataclasses.replace(self, **changes)
+
+    def to(
+        self,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        non_blocking: bool = False,
+    ) -> Batch:
+        """Move to a device and/or cast the float fields to ``dtype``.
+
+        Args:
+            device: Target device.
+            dtype: Target float dtype (integer and bool fields keep theirs).
+            non_blocking: Passed to :meth:`torch.Tensor.to`.
+
+        Returns:
+            A new :class:`Batch` (tensors already in place are not copied).
+        """
+
+        def move(_name: str, t: torch.Tensor) -> torch.Tensor:
+            target = dtype if (dtype is not None and t.is_floating_point()) else t.dtype
+            return t.to(device=device, dtype=target, non_blocking=non_blocking)
+
+        return self._map(move)
+
+    def pin_memory(self) -> Batch:
+        """Pinned-memory copy (used by ``DataLoader(pin_memory=True)``)."""
+        return self._map(lambda _n, t: t.pin_memory())
+
+    def edge_vectors(self) -> torch.Tensor:
+        """Edge vectors ``positions[j] - positions[i] + unit_shifts @ cell[graph]``, ``[E, 3]``.
+
+        Differentiable with respect to :attr:`positions` and :attr:`cell`.
+        """
+        i, j = self.edge_index
+        cell = self.cell[self.batch[i]]
+        shifts = torch.einsum("ek,ekl->el", self.unit_shifts, cell)
+        return self.positions[j] - self.positions[i] + shifts
+
+
+def collate(graphs: Sequence[AtomicGraph], dtype: torch.dtype | None = None) -> Batch:
+    """Concatenate graphs into a :class:`Batch`.
+
+    Args:
+        graphs: The graphs (any number ≥ 1; heads may be mixed).
+        dtype: Float dtype of the batch; ``None`` keeps the graphs' dtype (they must agree).
+
+    Returns:
+        The batch, on the CPU (or wherever the graphs are).
+
+    Raises:
+        EmptyDatasetError: ``graphs`` is empty.
+        ValueError: The graphs have different float dtypes and ``dtype`` is ``None``.
+    """
+    if len(graphs) == 0:
+        raise EmptyDatasetError("cannot collate an empty list of graphs")
+    if dtype is None:
+        dtype = graphs[0].positions.dtype
+        if any(g.positions.dtype != dtype for g in graphs):
+            raise ValueError("graphs have different float dtypes; pass dtype= to collate")
+    num_atoms = torch.tensor([g.atomic_numbers.shape[0] for g in graphs], dtype=torch.int64)
+    num_edges = torch.tensor([g.edge_index.shape[1] for g in graphs], dtype=torch.int64)
+    ptr = torch.zeros(len(graphs) + 1, dtype=torch.int64)
+    torch.cumsum(num_atoms, 0, out=ptr[1:])
+    graph_ids = torch.arange(len(graphs), dtype=torch.int64)
+    edge_index = torch.cat([g.edge_index for g in graphs], dim=1)
+    edge_index += torch.repeat_interleave(ptr[:-1], num_edges)
+    scalars = torch.stack(
+        [
+            torch.stack([g.energy, g.weight, g.energy_weight, g.forces_weight, g.stress_weight])
+            for g in graphs
+        ]
+    ).to(dtype)
+
+    def cat(name: str) -> torch.Tensor:
+        return torch.cat([getattr(g, name) for g in graphs]).to(dtype)
+
+    def stack(name: str) -> torch.Tensor:
+        return torch.stack([getattr(g, name) for g in graphs]).to(dtype)
+
+    return Batch(
+        positions=cat("positions"),
+        atomic_numbers=torch.cat([g.atomic_numbers for g in graphs]),
+        edge_index=edge_index,
+        unit_shifts=cat("unit_shifts"),
+        cell=stack("cell"),
+        pbc=torch.stack([g.pbc for g in graphs]),
+        batch=torch.repeat_interleave(graph_ids, num_atoms),
+        ptr=ptr,
+        num_atoms=num_atoms,
+        head=torch.stack([g.head for g in graphs]),
+        energy=scalars[:, 0].contiguous(),
+        forces=cat("forces"),
+        stress=stack("stress"),
+        weight=scalars[:, 1].contiguous(),
+        energy_weight=scalars[:, 2].contiguous(),
+        forces_weight=scalars[:, 3].contiguous(),
+        stress_weight=scalars[:, 4].contiguous(),
+        config_type=[g.config_type for g in graphs],
+        head_name=[g.head_name for g in graphs],
+        source=[g.source for g in graphs],
+    )

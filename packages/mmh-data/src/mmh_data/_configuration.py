@@ -1,0 +1,183 @@
+"""The one in-memory representation of a labelled structure: :class:`Configuration`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import BadLabelError
+
+__all__ = ["DEFAULT_CONFIG_TYPE", "DEFAULT_HEAD", "Configuration"]
+
+DEFAULT_HEAD = "Default"
+DEFAULT_CONFIG_TYPE = "Default"
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True, eq=False)
+class Configuration:
+    """One labelled structure, in numpy arrays, as read from a file.
+
+    Units are eV, Å, eV/Å and eV/Å³. Stress follows the ASE sign convention (positive =
+    tensile) and is stored as a 3x3 matrix. Any label may be ``None``; a missing label
+    always has weight 0 (this is enforced on construction, so a missing label can never
+    enter a loss with a non-zero weight).
+
+    Attributes:
+        atomic_numbers: ``[N]`` int64.
+        positions: ``[N, 3]`` float64, Å.
+        cell: ``[3, 3]`` float64, rows are the lattice vectors; zeros when there is no cell.
+        pbc: ``[3]`` bool.
+        energy: Total energy in eV, or ``None``.
+        forces: ``[N, 3]`` float64 in eV/Å, or ``None``.
+        stress: ``[3, 3]`` float64 in eV/Å³, or ``None``.
+        weight: Weight of the whole configuration in the loss.
+        energy_weight: Weight of the energy label (0 when ``energy`` is ``None``).
+        forces_weight: Weight of the forces label (0 when ``forces`` is ``None``).
+        stress_weight: Weight of the stress label (0 when ``stress`` is ``None``).
+        config_type: Free-form category, e.g. ``"IsolatedAtom"``.
+        head: Name of the head this structure trains.
+        source_file: File the structure was read from, if any.
+        source_index: Index of the frame inside ``source_file``, if any.
+
+    Example:
+        >>> import numpy as np
+        >>> c = Configuration(atomic_numbers=[1, 1], positions=[[0, 0, 0], [0, 0, 0.74]],
+        ...                   energy=-31.7)
+        >>> c.num_atoms, c.forces_weight
+        (2, 0.0)
+    """
+
+    atomic_numbers: np.ndarray
+    positions: np.ndarray
+    cell: np.ndarray | None = None
+    pbc: np.ndarray | None = None
+    energy: float | None = None
+    forces: np.ndarray | None = None
+    stress: np.ndarray | None = None
+    weight: float = 1.0
+    energy_weight: float = 1.0
+    forces_weight: float = 1.0
+    stress_weight: float = 1.0
+    config_type: str = DEFAULT_CONFIG_TYPE
+    head: str = DEFAULT_HEAD
+    source_file: str | None = None
+    source_index: int | None = None
+
+    def __post_init__(self) -> None:
+        loc = {"file": self.source_file, "frame": self.source_index}
+        z = np.ascontiguousarray(self.atomic_numbers, dtype=np.int64).reshape(-1)
+        n = z.shape[0]
+        pos = np.ascontiguousarray(self.positions, dtype=np.float64)
+        if pos.shape != (n, 3):
+            raise BadLabelError(f"positions have shape {pos.shape}, expected ({n}, 3)", **loc)
+        if not np.isfinite(pos).all():
+            raise BadLabelError("positions contain NaN or infinite values", **loc)
+        cell = np.zeros((3, 3)) if self.cell is None else self.cell
+        cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
+        pbc = np.zeros(3, dtype=bool) if self.pbc is None else self.pbc
+        pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy()
+        if not np.isfinite(cell).all():
+            raise BadLabelError("cell contains NaN or infinite values", **loc)
+        _set(self, "atomic_numbers", z)
+        _set(self, "positions", pos)
+        _set(self, "cell", cell)
+        _set(self, "pbc", pbc)
+        if self.energy is not None:
+            energy = float(np.asarray(self.energy, dtype=np.float64).reshape(()))
+            if not np.isfinite(energy):
+                raise BadLabelError(f"energy is {energy}", key="energy", **loc)
+            _set(self, "energy", energy)
+        if self.forces is not None:
+            forces = np.ascontiguousarray(self.forces, dtype=np.float64)
+            if forces.shape != (n, 3):
+                raise BadLabelError(
+                    f"forces have shape {forces.shape}, expected ({n}, 3)", key="forces", **loc
+                )
+            if not np.isfinite(forces).all():
+                raise BadLabelError("forces contain NaN or infinite values", key="forces", **loc)
+            _set(self, "forces", forces)
+        if self.stress is not None:
+            stress = np.ascontiguousarray(self.stress, dtype=np.float64)
+            if stress.shape != (3, 3):
+                raise BadLabelError(
+                    f"stress has shape {stress.shape}, expected (3, 3)", key="stress", **loc
+                )
+            if not np.isfinite(stress).all():
+                raise BadLabelError("stress contains NaN or infinite values", key="stress", **loc)
+            _set(self, "stress", stress)
+        for name, label in (
+            ("energy", self.energy),
+            ("forces", self.forces),
+            ("stress", self.stress),
+        ):
+            w = 0.0 if label is None else float(getattr(self, f"{name}_weight"))
+            if not np.isfinite(w) or w < 0:
+                raise BadLabelError(f"{name} weight is {w}", key=f"{name}_weight", **loc)
+            _set(self, f"{name}_weight", w)
+        weight = float(self.weight)
+        if not np.isfinite(weight) or weight < 0:
+            raise BadLabelError(f"config weight is {weight}", key="weight", **loc)
+        _set(self, "weight", weight)
+        _set(self, "config_type", str(self.config_type))
+        _set(self, "head", str(self.head))
+
+    @property
+    def num_atoms(self) -> int:
+        """Number of atoms."""
+        return int(self.atomic_numbers.shape[0])
+
+    @property
+    def is_periodic(self) -> bool:
+        """Whether any direction is periodic."""
+        return bool(self.pbc.any())
+
+    @property
+    def location(self) -> str:
+        """``"file 'x.xyz', frame 3"`` (for messages)."""
+        from ._errors import where
+
+        return where(self.source_file, self.source_index)
+
+    def replace(self, **changes: object) -> Configuration:
+        """Return a copy with some fields changed (the copy is validated again).
+
+        Args:
+            **changes: Field names and their new values.
+
+        Returns:
+            A new :class:`Configuration`.
+        """
+        return dataclasses.replace(self, **changes)
+
+    def to_atoms(self):
+        """Convert to an :class:`ase.Atoms` with labels in ``REF_*`` info/arrays keys.
+
+        Returns:
+            ``ase.Atoms`` with ``info["REF_energy"]``, ``arrays["REF_forces"]``,
+            ``info["REF_stress"]`` (Voigt 6), ``info["head"]``, ``info["config_type"]`` and
+            ``info["config_weight"]`` set where available.
+        """
+        from ase import Atoms
+
+        atoms = Atoms(
+            numbers=self.atomic_numbers, positions=self.positions, cell=self.cell, pbc=self.pbc
+        )
+        if self.energy is not None:
+            atoms.info["REF_energy"] = self.energy
+        if self.forces is not None:
+            atoms.arrays["REF_forces"] = self.forces.copy()
+        if self.stress is not None:
+            s = self.stress
+            atoms.info["REF_stress"] = np.array(
+                [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
+            )
+        atoms.info["head"] = self.head
+        atoms.info["config_type"] = self.config_type
+        atoms.info["config_weight"] = self.weight
+        return atoms

@@ -1,0 +1,206 @@
+"""One structure as tensors: :class:`AtomicGraph`, built by :class:`GraphBuilder`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._configuration import Configuration
+from ._errors import UnknownHeadError
+from ._neighbours import neighbour_list
+
+__all__ = ["AtomicGraph", "GraphBuilder", "build_graph"]
+
+
+@dataclass(eq=False)
+class AtomicGraph:
+    """One structure with its edges and labels, as torch tensors (see :class:`Batch` for
+    the batched form the model consumes).
+
+    Attributes:
+        positions: ``[N, 3]`` float.
+        atomic_numbers: ``[N]`` int64.
+        edge_index: ``[2, E]`` int64; row 0 sender ``i``, row 1 receiver ``j``.
+        unit_shifts: ``[E, 3]`` integer cell offsets, in the float dtype; the edge vector
+            is ``positions[j] - positions[i] + unit_shifts @ cell``.
+        cell: ``[3, 3]`` float (zeros without a cell).
+        pbc: ``[3]`` bool.
+        head: 0-d int64, index of the head in the builder's head list.
+        energy: 0-d float (0 when missing).
+        forces: ``[N, 3]`` float (zeros when missing).
+        stress: ``[3, 3]`` float (zeros when missing).
+        weight: 0-d float, config weight.
+        energy_weight: 0-d float (0 when the label is missing).
+        forces_weight: 0-d float (0 when the label is missing).
+        stress_weight: 0-d float (0 when the label is missing).
+        config_type: The configuration type.
+        head_name: The head name.
+        source: ``(file, frame)`` provenance.
+    """
+
+    positions: torch.Tensor
+    atomic_numbers: torch.Tensor
+    edge_index: torch.Tensor
+    unit_shifts: torch.Tensor
+    cell: torch.Tensor
+    pbc: torch.Tensor
+    head: torch.Tensor
+    energy: torch.Tensor
+    forces: torch.Tensor
+    stress: torch.Tensor
+    weight: torch.Tensor
+    energy_weight: torch.Tensor
+    forces_weight: torch.Tensor
+    stress_weight: torch.Tensor
+    config_type: str = "Default"
+    head_name: str = "Default"
+    source: tuple[str | None, int | None] = (None, None)
+
+    @property
+    def num_atoms(self) -> int:
+        """Number of atoms."""
+        return int(self.atomic_numbers.shape[0])
+
+    @property
+    def num_edges(self) -> int:
+        """Number of (directed) edges."""
+        return int(self.edge_index.shape[1])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The float dtype of positions and labels."""
+        return self.positions.dtype
+
+    def edge_vectors(self) -> torch.Tensor:
+        """Edge vectors ``positions[j] - positions[i] + unit_shifts @ cell``, ``[E, 3]``."""
+        i, j = self.edge_index
+        return self.positions[j] - self.positions[i] + self.unit_shifts @ self.cell
+
+
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+class GraphBuilder:
+    """Builds :class:`AtomicGraph` objects with a fixed cutoff, head list and dtype.
+
+    Instances are picklable and can be passed as a dataset transform, so DataLoader
+    workers build graphs in parallel.
+
+    Args:
+        cutoff: Neighbour-list cutoff in Å.
+        heads: Head names in model order; a graph's ``head`` is the index of its
+            configuration's head here. An unknown head raises :class:`UnknownHeadError`.
+        dtype: Float dtype of positions, cell, shifts, labels and weights.
+
+    Example:
+        >>> builder = GraphBuilder(cutoff=5.0, heads=["pbe"], dtype=torch.float32)
+        >>> # graph = builder(config)
+    """
+
+    def __init__(
+        self,
+        cutoff: float,
+        heads: Sequence[str] = ("Default",),
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if not cutoff > 0:
+            raise ValueError(f"cutoff must be positive, got {cutoff}")
+        dtype = torch.get_default_dtype() if dtype is None else dtype
+        if dtype not in _NUMPY_DTYPES:
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        heads = [str(h) for h in heads]
+        if len(set(heads)) != len(heads) or not heads:
+            raise ValueError(f"heads must be a non-empty list of distinct names, got {heads}")
+        self.cutoff = float(cutoff)
+        self.heads = heads
+        self.dtype = dtype
+        self._head_index = {h: k for k, h in enumerate(heads)}
+
+    def head_index(self, config: Configuration) -> int:
+        """Index of ``config.head`` in :attr:`heads`.
+
+        Raises:
+            UnknownHeadError: The head is not in the list.
+        """
+        index = self._head_index.get(config.head)
+        if index is None:
+            raise UnknownHeadError(
+                f"head {config.head!r} is not among the model's heads {self.heads}",
+                file=config.source_file,
+                frame=config.source_index,
+                key="head",
+            )
+        return index
+
+    def __call__(self, config: Configuration) -> AtomicGraph:
+        """Build the graph of one configuration."""
+        head = self.head_index(config)
+        edge_index, shifts = neighbour_list(config.positions, config.cell, config.pbc, self.cutoff)
+        np_dtype = _NUMPY_DTYPES[self.dtype]
+        n = config.num_atoms
+        # Conversions happen in numpy (cheap for small arrays); torch.from_numpy shares memory.
+        scalars = torch.from_numpy(
+            np.array(
+                [
+                    0.0 if config.energy is None else config.energy,
+                    config.weight,
+                    config.energy_weight,
+                    config.forces_weight,
+                    config.stress_weight,
+                ],
+                dtype=np_dtype,
+            )
+        )
+        forces = (
+            np.zeros((n, 3), dtype=np_dtype)
+            if config.forces is None
+            else config.forces.astype(np_dtype)
+        )
+        stress = (
+            np.zeros((3, 3), dtype=np_dtype)
+            if config.stress is None
+            else config.stress.astype(np_dtype)
+        )
+        return AtomicGraph(
+            positions=torch.from_numpy(config.positions.astype(np_dtype)),
+            atomic_numbers=torch.from_numpy(config.atomic_numbers),
+            edge_index=torch.from_numpy(edge_index),
+            unit_shifts=torch.from_numpy(shifts.astype(np_dtype)),
+            cell=torch.from_numpy(config.cell.astype(np_dtype)),
+            pbc=torch.from_numpy(config.pbc),
+            head=torch.tensor(head, dtype=torch.int64),
+            energy=scalars[0],
+            forces=torch.from_numpy(forces),
+            stress=torch.from_numpy(stress),
+            weight=scalars[1],
+            energy_weight=scalars[2],
+            forces_weight=scalars[3],
+            stress_weight=scalars[4],
+            config_type=config.config_type,
+            head_name=config.head,
+            source=(config.source_file, config.source_index),
+        )
+
+
+def build_graph(
+    config: Configuration,
+    *,
+    cutoff: float,
+    heads: Sequence[str] = ("Default",),
+    dtype: torch.dtype | None = None,
+) -> AtomicGraph:
+    """Build the :class:`AtomicGraph` of one configuration.
+
+    Args:
+        config: The configuration.
+        cutoff: Neighbour-list cutoff in Å.
+        heads: Head names in model order.
+        dtype: Float dtype (default: ``torch.get_default_dtype()``).
+
+    Returns:
+        The graph.
+    """
+    return GraphBuilder(cutoff, heads, dtype)(config)

@@ -1,0 +1,72 @@
+"""Physical sanity checks on a :class:`Configuration`: close atoms and the element table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from ase.data import chemical_symbols
+
+from ._configuration import Configuration
+from ._errors import CloseAtomsError, UnknownElementError
+from ._neighbours import neighbour_list
+
+__all__ = ["DEFAULT_MIN_DISTANCE", "check_configuration"]
+
+#: Atoms closer than this (Å) are treated as a broken structure.
+DEFAULT_MIN_DISTANCE = 0.1
+
+
+def _symbol(z: int) -> str:
+    return chemical_symbols[z] if 0 <= z < len(chemical_symbols) else f"Z={z}"
+
+
+def check_configuration(
+    config: Configuration,
+    *,
+    min_distance: float | None = DEFAULT_MIN_DISTANCE,
+    elements: Iterable[int] | None = None,
+    numbers_key: str = "numbers",
+) -> None:
+    """Raise if a structure has atoms too close together or elements outside a table.
+
+    Args:
+        config: The structure to check.
+        min_distance: Smallest allowed distance in Å between two atoms, periodic images
+            included; ``None`` or ``0`` skips the check.
+        elements: Allowed atomic numbers; ``None`` allows all.
+        numbers_key: Name used for the atomic numbers in messages.
+
+    Raises:
+        CloseAtomsError: Two atoms are closer than ``min_distance``.
+        UnknownElementError: An element is not in ``elements``.
+    """
+    loc = {"file": config.source_file, "frame": config.source_index}
+    z = config.atomic_numbers
+    if np.any(z < 1) or np.any(z > 118):
+        bad = sorted(set(z[(z < 1) | (z > 118)].tolist()))
+        raise UnknownElementError(f"invalid atomic numbers {bad}", key=numbers_key, **loc)
+    if elements is not None:
+        table = np.asarray(sorted(set(int(e) for e in elements)), dtype=np.int64)
+        outside = ~np.isin(z, table)
+        if outside.any():
+            bad = sorted(set(z[outside].tolist()))
+            raise UnknownElementError(
+                f"element(s) {[_symbol(b) for b in bad]} (Z={bad}) are not in the element "
+                f"table {[_symbol(int(e)) for e in table]}",
+                key=numbers_key,
+                **loc,
+            )
+    if min_distance and config.num_atoms > 0:
+        if config.num_atoms == 1 and not config.is_periodic:
+            return
+        edge_index, shifts = neighbour_list(config.positions, config.cell, config.pbc, min_distance)
+        if edge_index.shape[1]:
+            i, j = edge_index[:, 0]
+            vec = config.positions[j] - config.positions[i] + shifts[0] @ config.cell
+            raise CloseAtomsError(
+                f"atoms {int(i)} and {int(j)} (shift {shifts[0].tolist()}) are "
+                f"{np.linalg.norm(vec):.4f} Å apart, closer than {min_distance} Å",
+                key="positions",
+                **loc,
+            )

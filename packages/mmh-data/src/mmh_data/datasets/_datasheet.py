@@ -1,0 +1,239 @@
+"""Datasheet pages (Markdown) of the bundled datasets, written from their metadata."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+ROLES = {
+    "bulk": "pre-training base (the analogue of OMAT in the paper)",
+    "surf": "surfaces with adsorbates at the base level (the analogue of OC20)",
+    "mol": "molecules at another level of theory (the analogue of SPICE/OMOL)",
+    "mol-base": "cross-domain test of the base head: other molecules at the base level",
+}
+
+STRESS_NOTE = ", stress (eV/Å³, Voigt xx yy zz yz xz xy, ASE sign)"
+
+SAMPLING = {
+    "bulk": """\
+Crystals of metals (fcc, bcc, hcp), covalent solids (diamond, zincblende), ionic solids
+(rocksalt, rutile), oxides and binaries, in cells of 8–16 atoms (see `MATERIALS` and
+`PROTOTYPES` in `mmh_data.datasets._builders_bulk`). Each crystal is started at its
+experimental lattice, **relaxed at GFN1-xTB** (positions and cell, `FrechetCellFilter` + BFGS,
+at most 10 steps, every second step kept as `relax`), and sampled around that equilibrium:
+`strain` (random symmetric strain, ±6 % normal, ±3 % shear, plus 0.01 Å rattle), `rattle`
+(±2 % strain and Gaussian displacements of 0.03–0.12 Å) and `md` (Langevin MD at a random
+400–1200 K, 2 fs steps, 1 fs with hydrogen, every step kept). Structure family = crystal.""",
+    "surf": """\
+Slabs of Cu, Ni, Pd, Pt, Al (111), Cu(100) (2×2, three layers) and MgO(001) (two layers),
+with the bottom layer fixed, clean or with H (×2), O, OH (×2), CO, H2O or CH3 (×2) on
+random on-top or hollow sites (radicals come in pairs so that every system is closed
+shell). The in-plane lattice constant is the GFN1-xTB equilibrium of the bulk in the same
+in-plane supercell (hydrostatic cell relaxation). Each system is relaxed for at most 6 BFGS
+steps (every second step kept as `relax`), rattled (`rattle`, 0.04–0.12 Å on the free atoms)
+and run for a short Langevin MD (`md`, 300–800 K). Slabs are periodic in x and y only; no
+stress is stored. Structure family = (surface, adsorbate) system.""",
+    "mol": """\
+Closed-shell neutral molecules of the G2 set (`ase.collections.g2`, H C N O F S Cl) and
+SMILES molecules (amino acids, heterocycles, drug-like fragments; `MOL_SMILES` in
+`mmh_data.datasets._molecules`) embedded with RDKit ETKDGv3 (4 conformers, kept as
+`conformer`). Each molecule is relaxed at GFN2-xTB (`relax`, every fifth step), its
+finite-difference Hessian gives 8 harmonic normal-mode samples at a random 300–1000 K
+(`normal_mode`), plus 4 Gaussian rattles (`rattle`) and a Langevin MD run of 60 steps of
+0.5 fs at 300–900 K (`md`, every fifth step). Dimers of 10 small monomers (55 pairs, 10
+random orientations each, closest contact 1.7–5 Å) are `dimer`. SMILES molecules whose
+formula is in the G2 selection are left out. Structure family = molecule or dimer pair.""",
+    "mol-base": """\
+SMILES molecules (`MOL_BASE_SMILES` in `mmh_data.datasets._molecules`) whose formulas
+appear neither in the G2 selection nor in `mol`; sampled like `mol` (4 ETKDG conformers,
+relaxation, 4 normal-mode samples, 4 rattles, 72 MD steps keeping every sixth) but labelled
+at GFN1-xTB, the level of `bulk`. Test split only: it measures how well the base head
+describes molecules it never saw.""",
+}
+
+
+def _time_loads(name: str) -> dict[str, float]:
+    from . import load_atoms, metadata
+
+    out = {}
+    for split in metadata(name)["splits"]:
+        start = time.perf_counter()
+        load_atoms(name, split)
+        out[split] = time.perf_counter() - start
+    return out
+
+
+def render(name: str) -> str:
+    """The Markdown datasheet of one dataset."""
+    from . import isolated_atom_energies, metadata, path
+
+    meta = metadata(name)
+    prov = meta["provenance"]
+    splits = meta["splits"]
+    lines = [f"# `{name}`", "", f"Role: {ROLES[name]}.", ""]
+    lines += ["## Level of theory and settings", ""]
+    lines += [
+        f"- Method: **{prov['method']}** with tblite {prov['versions']['tblite']} "
+        f"(`tblite.ase.TBLite`), ASE {prov['versions']['ase']}, RDKit {prov['versions']['rdkit']}.",
+        "- Settings: "
+        + ", ".join(f"`{k}={v}`" for k, v in prov["settings"].items())
+        + ". Every geometry is a fresh SCF from atomic densities, so a recomputation "
+        "reproduces the stored labels; structures are neutral and closed shell.",
+        "- Labels: energy (eV), forces (eV/Å)" + (STRESS_NOTE if meta["has_stress"] else "") + ".",
+        f"- Frames whose SCF failed are skipped and logged: {len(prov['skipped'])} here.",
+        "",
+        "## Sampling",
+        "",
+        SAMPLING[name],
+        "",
+        "## Sizes",
+        "",
+        "| split | frames | atoms | families | config types |",
+        "|---|---|---|---|---|",
+    ]
+    for split, s in splits.items():
+        types = ", ".join(f"{k} {v}" for k, v in s["config_types"].items())
+        lines.append(f"| {split} | {s['frames']} | {s['atoms']} | {len(s['families'])} | {types} |")
+    lines += ["", "Test families: " + ", ".join(f"`{f}`" for f in splits["test"]["families"]), ""]
+    if "valid" in splits:
+        lines += [
+            "Validation families: " + ", ".join(f"`{f}`" for f in splits["valid"]["families"]),
+            "",
+        ]
+    elements = sorted(
+        {e for s in splits.values() for e in s["element_counts"]},
+        key=lambda e: __import__("ase.data", fromlist=["atomic_numbers"]).atomic_numbers[e],
+    )
+    lines += ["## Elements (atom counts)", "", "| element | " + " | ".join(splits) + " | E0 (eV) |"]
+    lines += ["|---|" + "---|" * len(splits) + "---|"]
+    e0 = isolated_atom_energies(name)
+    from ase.data import atomic_numbers
+
+    for el in elements:
+        counts = " | ".join(str(s["element_counts"].get(el, 0)) for s in splits.values())
+        lines.append(f"| {el} | {counts} | {e0[atomic_numbers[el]]:.4f} |")
+    lines += [
+        "",
+        "E0 is the energy of the free neutral atom in its ground-state spin multiplicity at the "
+        "same level (the isolated-atom energies of the base head).",
+        "",
+        "## Distributions",
+        "",
+        f"![{name} distributions](img/{name}.png)",
+        "",
+        "Energy per atom relative to the free atoms, force components"
+        + (" and stress components" if meta["has_stress"] else "")
+        + " per split.",
+        "",
+    ]
+    if "analysis" in meta and "gfn2_minus_gfn1" in meta["analysis"]:
+        a = meta["analysis"]["gfn2_minus_gfn1"]
+        lines += [
+            "## How different are GFN2 and GFN1?",
+            "",
+            f"On all {a['frames']} `mol` geometries, the GFN1-xTB energy was computed and "
+            "GFN2 − GFN1 fitted by one reference energy per element (least squares). What is left "
+            f"has a standard deviation of **{a['std_ev_per_atom']:.3f} eV/atom** "
+            f"({a['std_ev_per_structure']:.3f} eV per structure, largest |residual| "
+            f"{a['max_abs_ev']:.2f} eV): the two levels have different potential-energy surfaces, "
+            "not only different atomic references. Command: `mmh-data datasets levels`.",
+            "",
+            "![GFN2 − GFN1 residuals](img/mol-levels.png)",
+            "",
+        ]
+    loads = _time_loads(name)
+    first = next(iter(splits))
+    size = sum(p.stat().st_size for p in path(name, next(iter(splits))).parent.iterdir())
+    lines += [
+        "## Files and loading",
+        "",
+        f"`mmh_data/datasets/data/{name}/`: one compressed `.npz` per split (float64 positions, "
+        f"forces, energies; concatenated atoms with offsets) and `metadata.json`; "
+        f"{size / 1e6:.2f} MB in all.",
+        "",
+        "```python",
+        "from mmh_data import datasets",
+        f'frames = datasets.load_atoms("{name}", "{next(iter(splits))}")  # list of ase.Atoms',
+        f'e0 = datasets.isolated_atom_energies("{name}")  # {{Z: eV}}',
+        "```",
+        "",
+        "Loading time (one core): "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in loads.items())
+        + f". Export for mace: `mmh-data datasets export {name} {first} -o {name}.xyz`.",
+        "",
+        "## Generation",
+        "",
+        "```bash",
+        f"mmh-data datasets generate {name} --workers 2 --seed {prov['seed']}",
+        "```",
+        "",
+        f"Resumable (one chunk per structure family in the work directory) and deterministic "
+        f"from the seed. Generated {prov['generated'][:10]} on 2 worker processes with one "
+        f"thread each: **{prov['wall_s'] / 60:.1f} min wall time, {prov['cpu_s'] / 60:.1f} "
+        f"CPU-min** of labelling (on a shared 2-core machine).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_index() -> str:
+    """The overview page of all datasets."""
+    from . import metadata, names
+
+    lines = [
+        "# Bundled datasets",
+        "",
+        "mmh ships four small datasets labelled with real semi-empirical electronic-structure "
+        "methods (GFN1-xTB and GFN2-xTB from tblite). They play the roles of the paper's "
+        "datasets on a laptop: a base set at one level of theory, a surface set at the same "
+        "level, a molecular set at another level, and a cross-domain test of the base head.",
+        "",
+        "| dataset | role | method | train | valid | test | elements | stress |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names():
+        meta = metadata(name)
+        s = meta["splits"]
+        els = sorted({e for v in s.values() for e in v["element_counts"]})
+        sizes = " | ".join(
+            str(s[k]["frames"]) if k in s else "–" for k in ("train", "valid", "test")
+        )
+        lines.append(
+            f"| [`{name}`]({name}.md) | {ROLES[name]} | {meta['provenance']['method']} | {sizes} "
+            f"| {len(els)} | {'yes' if meta['has_stress'] else 'no'} |"
+        )
+    lines += [
+        "",
+        "Splits are by structure family (crystal, surface system, molecule, dimer pair): test "
+        "crystals and molecules are never seen in training. GFN1 and GFN2 are genuinely "
+        "inconsistent: see the GFN2 − GFN1 analysis on the [`mol`](mol.md) page.",
+        "",
+        "```python",
+        "from mmh_data import datasets",
+        "datasets.names()                       # ['bulk', 'surf', 'mol', 'mol-base']",
+        'frames = datasets.load_atoms("bulk", "train")',
+        'datasets.metadata("bulk")["provenance"]  # method, tblite version, settings, seed, timing',
+        "```",
+        "",
+        "Command line (`mmh-data datasets ...` or `python -m mmh_data.datasets ...`): "
+        "`info`, `export NAME SPLIT -o FILE.xyz`, `generate NAME|all [--workers N] [--seed S]`, "
+        "`levels`, `plots`, `datasheets`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_all(out_dir: Path) -> list[Path]:
+    """Write ``index.md`` and one page per dataset into ``out_dir``."""
+    from . import names
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names():
+        p = out_dir / f"{name}.md"
+        p.write_text(render(name))
+        written.append(p)
+    p = out_dir / "index.md"
+    p.write_text(render_index())
+    return [*written, p]

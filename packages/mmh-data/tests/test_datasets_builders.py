@@ -1,0 +1,81 @@
+"""Structure generation is deterministic from the seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mmh_data.datasets import _builders_bulk, _builders_surf, _generate
+
+
+def _same(a, b):
+    return (
+        len(a) == len(b)
+        and np.array_equal(a.numbers, b.numbers)
+        and np.array_equal(a.positions, b.positions)
+        and np.array_equal(a.cell[:], b.cell[:])
+    )
+
+
+def test_bulk_structures_are_deterministic():
+    for t1, t2 in zip(_generate.tasks("bulk", 3), _generate.tasks("bulk", 3), strict=True):
+        a, b = _builders_bulk.initial_structure(t1), _builders_bulk.initial_structure(t2)
+        assert _same(a, b)
+        assert 8 <= len(a) <= 16
+        p1 = _builders_bulk.perturbed_structures(a, t1)
+        p2 = _builders_bulk.perturbed_structures(b, t2)
+        assert all(k1 == k2 and _same(x, y) for (k1, x), (k2, y) in zip(p1, p2, strict=True))
+    t = _generate.tasks("bulk", 3)[0]
+    other = _generate.tasks("bulk", 4)[0]
+    a = _builders_bulk.initial_structure(t)
+    assert not _same(
+        _builders_bulk.perturbed_structures(a, t)[0][1],
+        _builders_bulk.perturbed_structures(a, other)[0][1],
+    )
+
+
+def test_surf_structures_are_deterministic():
+    for task in _generate.tasks("surf", 0):
+        for ads in task.params["adsorbates"]:
+            sub = _builders_surf.system_task(task, ads)
+            a = _builders_surf.initial_structure(sub, 3.7)
+            b = _builders_surf.initial_structure(sub, 3.7)
+            assert _same(a, b)
+            assert a.numbers.sum() % 2 == 0, "closed shell needs an even electron count"
+
+
+def test_mol_structures_are_deterministic():
+    pytest.importorskip("rdkit")
+    from mmh_data.datasets import _builders_mol
+
+    for name in ("mol", "mol-base"):
+        tasks = _generate.tasks(name, 0)
+        keys = [t.key for t in tasks]
+        assert len(keys) == len(set(keys))
+        for t in tasks[::7]:
+            a = _builders_mol.initial_structures(t)
+            b = _builders_mol.initial_structures(t)
+            assert len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_splits_are_deterministic_and_cover_families():
+    fams = [f"f{i}" for i in range(40)]
+    s1 = _generate.split_families("bulk", fams, 0)
+    assert s1 == _generate.split_families("bulk", fams, 0)
+    assert sorted(s1.values()).count("test") == 4
+    assert set(_generate.split_families("mol-base", fams, 0).values()) == {"test"}
+
+
+def test_labelled_generation_is_reproducible():
+    """Relaxation, sampling and MD of one molecule twice give identical frames."""
+    pytest.importorskip("tblite")
+    from mmh_data.datasets._builders_mol import run
+    from mmh_data.datasets._label import limit_threads
+    from mmh_data.datasets._task import Task
+
+    limit_threads()
+    task = Task("mol", "g2:H2O", "g2:H2O", {"g2": "H2O"}, 0)
+    f1, f2 = run(task, []), run(task, [])
+    assert len(f1) == len(f2) > 10
+    for x, y in zip(f1, f2, strict=True):
+        assert np.array_equal(x.positions, y.positions)
+        assert x.energy == y.energy

@@ -32,7 +32,8 @@ from ._errors import (
 )
 from ._graph import AtomicGraph, GraphBuilder, build_graph
 from ._keys import KeySpec
-from ._lmdb import LMDBReader, update_lmdb_metadata, write_lmdb
+from ._lmdb import update_lmdb_metadata, write_lmdb
+from ._lmdb_reader import LMDBReader
 from ._loader import GraphDataset, graph_loader
 from ._neighbours import neighbour_list
 from ._read import iter_configurations, read_configurations

@@ -88,7 +88,7 @@ def _iter_ase_db(path: Path) -> Iterator:
 
 
 def _iter_lmdb(path: Path, heads, elements) -> Iterator[Configuration]:
-    from ._lmdb import LMDBReader
+    from ._lmdb_reader import LMDBReader
 
     with LMDBReader(path) as reader:
         for config in reader:

@@ -177,7 +177,7 @@ def _pool(source, keys: KeySpec | None) -> Sequence[Configuration]:
     ):
         paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
         if len(paths) == 1 and str(paths[0]).endswith(".lmdb"):
-            from ._lmdb import LMDBReader
+            from ._lmdb_reader import LMDBReader
 
             return LMDBReader(paths[0])
         from ._read import read_configurations

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from ._configuration import Configuration
 from ._errors import EmptyDatasetError
-from ._lmdb import LMDBReader
+from ._lmdb_reader import LMDBReader
 
 __all__ = ["LMDBDataset", "distributed_rank"]
 

@@ -15,6 +15,7 @@ __all__ = ["DEFAULT_MIN_DISTANCE", "check_configuration"]
 
 #: Atoms closer than this (Å) are treated as a broken structure.
 DEFAULT_MIN_DISTANCE = 0.1
+_SEARCH_RADIUS = 2.0
 
 
 def _symbol(z: int) -> str:
@@ -60,13 +61,23 @@ def check_configuration(
     if min_distance and config.num_atoms > 0:
         if config.num_atoms == 1 and not config.is_periodic:
             return
-        edge_index, shifts = neighbour_list(config.positions, config.cell, config.pbc, min_distance)
-        if edge_index.shape[1]:
-            i, j = edge_index[:, 0]
-            vec = config.positions[j] - config.positions[i] + shifts[0] @ config.cell
+        # Cell lists get slow for tiny cutoffs (many empty cells): search a larger sphere
+        # and filter by distance.
+        search = max(float(min_distance), _SEARCH_RADIUS)
+        edge_index, shifts = neighbour_list(config.positions, config.cell, config.pbc, search)
+        if edge_index.shape[1] == 0:
+            return
+        vec = (
+            config.positions[edge_index[1]] - config.positions[edge_index[0]] + shifts @ config.cell
+        )
+        dist = np.linalg.norm(vec, axis=1)
+        close = np.flatnonzero(dist < min_distance)
+        if close.size:
+            k = int(close[np.argmin(dist[close])])
+            i, j = edge_index[:, k]
             raise CloseAtomsError(
-                f"atoms {int(i)} and {int(j)} (shift {shifts[0].tolist()}) are "
-                f"{np.linalg.norm(vec):.4f} Å apart, closer than {min_distance} Å",
+                f"atoms {int(i)} and {int(j)} (shift {shifts[k].tolist()}) are "
+                f"{dist[k]:.4f} Å apart, closer than {min_distance} Å",
                 key="positions",
                 **loc,
             )

@@ -180,3 +180,11 @@ def test_lazy_dataset_through_dataloader_workers(tmp_path, make_configs, dtype):
     expected = torch.tensor([c.energy for c in configs], dtype=dtype).tolist()
     assert energies == expected
     assert batches[0].positions.dtype == dtype
+
+
+def test_corrupt_record(make_configs):
+    record = encode_configuration(make_configs(1)[0])
+    with pytest.raises(MalformedFileError, match="corrupt"):
+        decode_configuration(record[:200])
+    with pytest.raises(MalformedFileError, match="not an mmh record"):
+        decode_configuration(b"XXXX" + record[4:])

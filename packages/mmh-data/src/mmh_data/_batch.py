@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ._errors import EmptyDatasetError
@@ -153,13 +154,16 @@ def collate(graphs: Sequence[AtomicGraph], dtype: torch.dtype | None = None) -> 
         dtype = graphs[0].positions.dtype
         if any(g.positions.dtype != dtype for g in graphs):
             raise ValueError("graphs have different float dtypes; pass dtype= to collate")
-    num_atoms = torch.tensor([g.atomic_numbers.shape[0] for g in graphs], dtype=torch.int64)
-    num_edges = torch.tensor([g.edge_index.shape[1] for g in graphs], dtype=torch.int64)
-    ptr = torch.zeros(len(graphs) + 1, dtype=torch.int64)
-    torch.cumsum(num_atoms, 0, out=ptr[1:])
-    graph_ids = torch.arange(len(graphs), dtype=torch.int64)
+    # Index bookkeeping in numpy: tiny arrays, no thread-pool start-up per call.
+    n_np = np.fromiter((g.atomic_numbers.shape[0] for g in graphs), np.int64, len(graphs))
+    e_np = np.fromiter((g.edge_index.shape[1] for g in graphs), np.int64, len(graphs))
+    ptr_np = np.zeros(len(graphs) + 1, dtype=np.int64)
+    np.cumsum(n_np, out=ptr_np[1:])
+    num_atoms = torch.from_numpy(n_np)
+    ptr = torch.from_numpy(ptr_np)
+    batch_index = torch.from_numpy(np.repeat(np.arange(len(graphs), dtype=np.int64), n_np))
     edge_index = torch.cat([g.edge_index for g in graphs], dim=1)
-    edge_index += torch.repeat_interleave(ptr[:-1], num_edges)
+    edge_index += torch.from_numpy(np.repeat(ptr_np[:-1], e_np))
     scalars = torch.stack(
         [
             torch.stack([g.energy, g.weight, g.energy_weight, g.forces_weight, g.stress_weight])
@@ -180,7 +184,7 @@ def collate(graphs: Sequence[AtomicGraph], dtype: torch.dtype | None = None) -> 
         unit_shifts=cat("unit_shifts"),
         cell=stack("cell"),
         pbc=torch.stack([g.pbc for g in graphs]),
-        batch=torch.repeat_interleave(graph_ids, num_atoms),
+        batch=batch_index,
         ptr=ptr,
         num_atoms=num_atoms,
         head=torch.stack([g.head for g in graphs]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,12 @@ DEFAULT_CONFIG_TYPE = "Default"
 
 def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
+
+
+def _finite(array: np.ndarray) -> bool:
+    # One reduction instead of isfinite + all: the sum of finite float64 values of
+    # physical size is finite, and any NaN or inf makes it non-finite.
+    return math.isfinite(float(array.sum()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,13 +83,16 @@ class Configuration:
         pos = np.ascontiguousarray(self.positions, dtype=np.float64)
         if pos.shape != (n, 3):
             raise BadLabelError(f"positions have shape {pos.shape}, expected ({n}, 3)", **loc)
-        if not np.isfinite(pos).all():
+        if not _finite(pos):
             raise BadLabelError("positions contain NaN or infinite values", **loc)
         cell = np.zeros((3, 3)) if self.cell is None else self.cell
         cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
-        pbc = np.zeros(3, dtype=bool) if self.pbc is None else self.pbc
-        pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy()
-        if not np.isfinite(cell).all():
+        pbc = np.zeros(3, dtype=bool) if self.pbc is None else np.array(self.pbc, dtype=bool)
+        if pbc.shape != (3,):
+            if pbc.size != 1:
+                raise BadLabelError(f"pbc has shape {pbc.shape}, expected (3,)", **loc)
+            pbc = np.repeat(pbc.reshape(1), 3)
+        if not _finite(cell):
             raise BadLabelError("cell contains NaN or infinite values", **loc)
         _set(self, "atomic_numbers", z)
         _set(self, "positions", pos)
@@ -90,7 +100,7 @@ class Configuration:
         _set(self, "pbc", pbc)
         if self.energy is not None:
             energy = float(np.asarray(self.energy, dtype=np.float64).reshape(()))
-            if not np.isfinite(energy):
+            if not math.isfinite(energy):
                 raise BadLabelError(f"energy is {energy}", key="energy", **loc)
             _set(self, "energy", energy)
         if self.forces is not None:
@@ -99,7 +109,7 @@ class Configuration:
                 raise BadLabelError(
                     f"forces have shape {forces.shape}, expected ({n}, 3)", key="forces", **loc
                 )
-            if not np.isfinite(forces).all():
+            if not _finite(forces):
                 raise BadLabelError("forces contain NaN or infinite values", key="forces", **loc)
             _set(self, "forces", forces)
         if self.stress is not None:
@@ -108,7 +118,7 @@ class Configuration:
                 raise BadLabelError(
                     f"stress has shape {stress.shape}, expected (3, 3)", key="stress", **loc
                 )
-            if not np.isfinite(stress).all():
+            if not _finite(stress):
                 raise BadLabelError("stress contains NaN or infinite values", key="stress", **loc)
             _set(self, "stress", stress)
         for name, label in (
@@ -117,15 +127,24 @@ class Configuration:
             ("stress", self.stress),
         ):
             w = 0.0 if label is None else float(getattr(self, f"{name}_weight"))
-            if not np.isfinite(w) or w < 0:
+            if not math.isfinite(w) or w < 0:
                 raise BadLabelError(f"{name} weight is {w}", key=f"{name}_weight", **loc)
             _set(self, f"{name}_weight", w)
         weight = float(self.weight)
-        if not np.isfinite(weight) or weight < 0:
+        if not math.isfinite(weight) or weight < 0:
             raise BadLabelError(f"config weight is {weight}", key="weight", **loc)
         _set(self, "weight", weight)
         _set(self, "config_type", str(self.config_type))
         _set(self, "head", str(self.head))
+
+    @classmethod
+    def _trusted(cls, **fields: object) -> Configuration:
+        """Build without validation, from arrays already of the right dtype and shape
+        (used when decoding records that were validated when written)."""
+        config = object.__new__(cls)
+        config.__dict__.update(_DEFAULTS)
+        config.__dict__.update(fields)
+        return config
 
     @property
     def num_atoms(self) -> int:
@@ -181,3 +200,6 @@ class Configuration:
         atoms.info["config_type"] = self.config_type
         atoms.info["config_weight"] = self.weight
         return atoms
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Configuration)}

@@ -107,30 +107,36 @@ def decode_configuration(
         raise MalformedFileError(
             f"not an mmh record (magic {magic!r}, version {version})", file=where
         )
-    cell = np.array(rest[:9], dtype=np.float64).reshape(3, 3)
-    len_head, len_ctype = rest[9], rest[10]
-    offset = _HEADER.size
-    numbers = np.frombuffer(buf, dtype=np.uint8, count=n, offset=offset).astype(np.int64)
-    offset += n
-    positions = np.frombuffer(buf, dtype="<f8", count=3 * n, offset=offset).reshape(n, 3).copy()
-    offset += 24 * n
-    forces = stress = None
-    if flags & _FORCES:
-        forces = np.frombuffer(buf, dtype="<f8", count=3 * n, offset=offset).reshape(n, 3).copy()
+    try:
+        cell = np.array(rest[:9], dtype=np.float64).reshape(3, 3)
+        len_head, len_ctype = rest[9], rest[10]
+        offset = _HEADER.size
+        numbers = np.frombuffer(buf, dtype=np.uint8, count=n, offset=offset).astype(np.int64)
+        offset += n
+        positions = np.frombuffer(buf, dtype="<f8", count=3 * n, offset=offset).reshape(n, 3).copy()
         offset += 24 * n
-    if flags & _STRESS:
-        stress = np.frombuffer(buf, dtype="<f8", count=9, offset=offset).reshape(3, 3).copy()
-        offset += 72
-    head = bytes(buf[offset : offset + len_head]).decode("utf-8")
-    offset += len_head
-    ctype = bytes(buf[offset : offset + len_ctype]).decode("utf-8")
+        forces = stress = None
+        if flags & _FORCES:
+            forces = (
+                np.frombuffer(buf, dtype="<f8", count=3 * n, offset=offset).reshape(n, 3).copy()
+            )
+            offset += 24 * n
+        if flags & _STRESS:
+            stress = np.frombuffer(buf, dtype="<f8", count=9, offset=offset).reshape(3, 3).copy()
+            offset += 72
+        head = bytes(buf[offset : offset + len_head]).decode("utf-8")
+        offset += len_head
+        ctype = bytes(buf[offset : offset + len_ctype]).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedFileError(f"corrupt record: {exc}", file=where) from exc
     pbc = np.array([bool(flags >> (_PBC_SHIFT + k) & 1) for k in range(3)])
-    return Configuration(
+    # Records are validated when written; decoding skips the checks.
+    return Configuration._trusted(
         atomic_numbers=numbers,
         positions=positions,
         cell=cell,
         pbc=pbc,
-        energy=energy if flags & _ENERGY else None,
+        energy=float(energy) if flags & _ENERGY else None,
         forces=forces,
         stress=stress,
         weight=weight,

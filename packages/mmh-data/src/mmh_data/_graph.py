@@ -171,7 +171,7 @@ class GraphBuilder:
             unit_shifts=torch.from_numpy(shifts.astype(np_dtype)),
             cell=torch.from_numpy(config.cell.astype(np_dtype)),
             pbc=torch.from_numpy(config.pbc),
-            head=torch.tensor(head, dtype=torch.int64),
+            head=torch.from_numpy(np.array(head, dtype=np.int64)),
             energy=scalars[0],
             forces=torch.from_numpy(forces),
             stress=torch.from_numpy(stress),

@@ -179,7 +179,11 @@ def _has_datasets_cli() -> bool:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mmh-data`` (subcommands convert, stats, select, and the
     dataset commands when the bundled datasets are installed)."""
-    parser = argparse.ArgumentParser(prog="mmh-data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mmh-data",
+        description="Convert data files to the mmh LMDB store, print statistics, select "
+        "replay buffers.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(

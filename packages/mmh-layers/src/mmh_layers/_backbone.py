@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from e3nn import o3
 
 from . import _block_linear, _block_nonlinear  # noqa: F401  (register the blocks)
 from ._config import BackboneConfig
+from ._convert import copy_parameters
 from ._embedding import ElementEmbedding
 from ._interaction import INTERACTION_BLOCKS, InteractionSpec
 from ._ops import check_backend
@@ -105,6 +108,17 @@ class MACEBackbone(torch.nn.Module):
             )
             self.irreps_out.append(irreps_out)
             irreps_in = irreps_out
+
+    def to_backend(self, backend: str) -> MACEBackbone:
+        """A copy of this backbone computed with another backend (``"e3nn"`` or ``"cueq"``).
+
+        Parameters are copied exactly; outputs agree to floating-point rounding.
+        """
+        ref = next(self.parameters())
+        other = MACEBackbone(dataclasses.replace(self.config, backend=backend))
+        other = other.to(device=ref.device, dtype=ref.dtype)
+        copy_parameters(self, other)
+        return other
 
     def species(self, atomic_numbers: torch.Tensor) -> torch.Tensor:
         """Indices into the element table; raises on elements outside it."""

@@ -12,8 +12,9 @@ from e3nn import o3
 def _coupled_paths(irreps_in: str, nu: int) -> tuple[tuple[o3.Irrep, torch.Tensor], ...]:
     """All left-to-right couplings of ``nu`` copies of ``irreps_in`` (multiplicity one each).
 
-    Returns ``(irrep, C)`` pairs sorted by irrep (stable), where ``C`` has shape
-    ``[irrep.dim, D, ..., D]`` with ``nu`` input axes of size ``D = irreps_in.dim``.
+    Returns ``(irrep, C)`` pairs sorted by irrep (stable; for equal ``l`` the natural
+    parity first, the order of cuequivariance's MACE-compatible basis), where ``C`` has
+    shape ``[irrep.dim, D, ..., D]`` with ``nu`` input axes of size ``D = irreps_in.dim``.
     Each coupling step multiplies by ``wigner_3j(l_out, l_left, l_right) * sqrt(2 l_out + 1)``
     (``component`` normalisation), so every path is a distinct polynomial basis function.
     """
@@ -41,8 +42,13 @@ def _coupled_paths(irreps_in: str, nu: int) -> tuple[tuple[o3.Irrep, torch.Tenso
                 full[..., start : start + ir_right.dim] = c
                 result.append((ir_out, full))
             start += ir_right.dim
-    result.sort(key=lambda pair: pair[0])
+    result.sort(key=lambda pair: _irrep_order(pair[0]))
     return tuple(result)
+
+
+def _irrep_order(ir: o3.Irrep) -> tuple[int, int]:
+    """Sort key: by ``l``, the natural parity ``(-1)^l`` first (as cuequivariance orders)."""
+    return ir.l, 0 if ir.p == (-1) ** ir.l else 1
 
 
 def coupling_tensor(irreps_in: o3.Irreps, ir_out: o3.Irrep, nu: int) -> torch.Tensor:

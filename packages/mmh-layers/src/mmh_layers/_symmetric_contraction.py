@@ -57,7 +57,9 @@ class SymmetricContraction(torch.nn.Module):
             for nu in range(1, correlation + 1):
                 u = coupling_tensor(self.irreps_in, ir, nu)
                 num_paths = u.shape[-1]
-                self.register_buffer(f"U_{k}_{nu}", u.to(torch.get_default_dtype()))
+                self.register_buffer(
+                    f"U_{k}_{nu}", u.to(torch.get_default_dtype()), persistent=False
+                )
                 if num_paths:
                     w = torch.randn(num_elements, num_paths, channels) / num_paths
                     self.weights[f"{k}_{nu}"] = torch.nn.Parameter(w)

@@ -1,0 +1,134 @@
+"""cuequivariance-torch implementations of the equivariant operations.
+
+Each class keeps its trainable parameters under the same names and shapes as the e3nn
+implementation it replaces (features stay in e3nn's ``mul_ir`` layout), so a model moves
+between backends by copying parameters; the numbers agree to rounding. The CUDA kernels
+are used on GPU tensors when ``cuequivariance-ops-torch`` is installed; otherwise the
+operations run through cuequivariance's PyTorch implementation.
+"""
+
+from __future__ import annotations
+
+import cuequivariance as cue
+import cuequivariance_torch as cuet
+import torch
+from e3nn import o3
+
+
+def _cue_irreps(irreps: o3.Irreps) -> cue.Irreps:
+    return cue.Irreps("O3", str(o3.Irreps(irreps)))
+
+
+def _method(device: torch.device | None = None) -> str | None:
+    """``None`` lets cuequivariance pick its CUDA kernel; ``"naive"`` is its PyTorch code."""
+    return None if torch.cuda.is_available() else "naive"
+
+
+class CueLinear(torch.nn.Module):
+    """Equivariant linear map (cuequivariance), parameter ``weight [numel]`` as in e3nn."""
+
+    def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps) -> None:
+        super().__init__()
+        self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
+        self.op = cuet.Linear(
+            _cue_irreps(irreps_in),
+            _cue_irreps(irreps_out),
+            layout=cue.mul_ir,
+            shared_weights=True,
+            internal_weights=False,
+            dtype=torch.get_default_dtype(),
+            method=_method(),
+        )
+        self.weight = torch.nn.Parameter(torch.randn(self.op.weight_numel))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x, self.weight.unsqueeze(0))
+
+
+class CueConvTensorProduct(torch.nn.Module):
+    """Channel-wise tensor product with per-edge weights (cuequivariance).
+
+    Called like e3nn's external-weight ``TensorProduct``: ``(x1, x2, weight)``.
+    """
+
+    def __init__(
+        self,
+        irreps_node: o3.Irreps,
+        irreps_sh: o3.Irreps,
+        irreps_mid: o3.Irreps,
+        instructions: list,
+    ) -> None:
+        super().__init__()
+        del instructions  # cuequivariance enumerates the same uvu paths in the same order
+        filter_out = sorted({ir for _, ir in o3.Irreps(irreps_mid)})
+        self.op = cuet.ChannelWiseTensorProduct(
+            _cue_irreps(irreps_node),
+            _cue_irreps(irreps_sh),
+            filter_irreps_out=[cue.O3(ir.l, ir.p) for ir in filter_out],
+            layout=cue.mul_ir,
+            shared_weights=False,
+            internal_weights=False,
+            dtype=torch.get_default_dtype(),
+            method=_method(),
+        )
+        if str(self.op.irreps_out) != str(o3.Irreps(irreps_mid)):
+            raise RuntimeError(
+                f"cuequivariance tensor product gives {self.op.irreps_out}, expected {irreps_mid}"
+            )
+        self.weight_numel = self.op.weight_numel
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return self.op(x1, x2, weight)
+
+
+class CueSymmetricContraction(torch.nn.Module):
+    """Symmetric contraction (cuequivariance), parameters as in
+    :class:`~mmh_layers.SymmetricContraction`: ``weights["<k>_<nu>"] [num_elements, K, C]``."""
+
+    def __init__(
+        self,
+        irreps_in: o3.Irreps,
+        irreps_out: o3.Irreps,
+        correlation: int,
+        num_elements: int,
+        channels: int,
+    ) -> None:
+        super().__init__()
+        from ._coupling import coupling_tensor
+
+        self.irreps_in = o3.Irreps(irreps_in)
+        self.irreps_out = o3.Irreps(irreps_out)
+        self.correlation = correlation
+        self.num_elements = num_elements
+        self.channels = channels
+        self.weights = torch.nn.ParameterDict()
+        self.keys: list[str] = []
+        for k, (_, ir) in enumerate(self.irreps_out):
+            for nu in range(correlation, 0, -1):
+                num_paths = coupling_tensor(self.irreps_in, ir, nu).shape[-1]
+                if num_paths:
+                    key = f"{k}_{nu}"
+                    w = torch.randn(num_elements, num_paths, channels) / num_paths
+                    self.weights[key] = torch.nn.Parameter(w)
+                    self.keys.append(key)
+        self.op = cuet.SymmetricContraction(
+            _cue_irreps(o3.Irreps([(channels, ir) for _, ir in self.irreps_in])),
+            _cue_irreps(self.irreps_out),
+            correlation,
+            num_elements,
+            layout_in=cue.ir_mul,
+            layout_out=cue.mul_ir,
+            original_mace=True,
+            dtype=torch.get_default_dtype(),
+            method=_method(),
+        )
+        del self.op.weight  # the parameters live in ``self.weights``
+
+    def forward(self, x: torch.Tensor, species: torch.Tensor | None = None) -> torch.Tensor:
+        """``x [N, C, D]``, ``species [N]`` → ``[N, irreps_out.dim]`` (``mul_ir``)."""
+        if species is None:
+            species = torch.zeros(x.shape[0], dtype=torch.int32, device=x.device)
+        w = torch.cat([self.weights[k] for k in self.keys], dim=1)
+        w = torch.einsum("zau,ab->zbu", w, self.op.projection.to(w.dtype)).flatten(1)
+        out = self.op.f([w, x.transpose(1, 2).flatten(1)], input_indices={0: species.int()})
+        return self.op.transpose_out(out[0])

@@ -86,7 +86,9 @@ def test_levels_differ_on_mol_geometries():
     nums = [a.numbers for a in frames]
     e1 = energies(nums, [a.positions for a in frames], "GFN1-xTB")
     e2 = np.array([a.info["REF_energy"] for a in frames])
-    result = aligned_difference(e2 - e1, nums)
+    ok = np.isfinite(e1)  # a few GFN2 geometries do not converge at GFN1
+    assert ok.sum() > 140
+    result = aligned_difference((e2 - e1)[ok], [z for z, g in zip(nums, ok, strict=True) if g])
     assert result["std_ev_per_atom"] >= 0.05
     stored = datasets.metadata("mol").get("analysis", {}).get("gfn2_minus_gfn1")
     if stored is not None:

@@ -13,7 +13,6 @@ METHOD = "GFN1-xTB"
 #: surface id -> (builder, element or formula, starting lattice constant in Å)
 SURFACES: dict[str, tuple[str, str, float]] = {
     "Cu(111)": ("fcc111", "Cu", 3.61),
-    "Ni(111)": ("fcc111", "Ni", 3.52),
     "Pd(111)": ("fcc111", "Pd", 3.89),
     "Pt(111)": ("fcc111", "Pt", 3.92),
     "Al(111)": ("fcc111", "Al", 4.05),

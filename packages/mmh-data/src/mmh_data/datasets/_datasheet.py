@@ -25,7 +25,7 @@ at most 10 steps, every second step kept as `relax`), and sampled around that eq
 (±2 % strain and Gaussian displacements of 0.03–0.12 Å) and `md` (Langevin MD at a random
 400–1200 K, 2 fs steps, 1 fs with hydrogen, every step kept). Structure family = crystal.""",
     "surf": """\
-Slabs of Cu, Ni, Pd, Pt, Al (111), Cu(100) (2×2, three layers) and MgO(001) (two layers),
+Slabs of Cu, Pd, Pt, Al (111), Cu(100) (2×2, three layers) and MgO(001) (two layers),
 with the bottom layer fixed, clean or with H (×2), O, OH (×2), CO, H2O or CH3 (×2) on
 random on-top or hollow sites (radicals come in pairs so that every system is closed
 shell). The in-plane lattice constant is the GFN1-xTB equilibrium of the bulk in the same

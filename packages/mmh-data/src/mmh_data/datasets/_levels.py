@@ -19,8 +19,12 @@ from ._label import limit_threads
 
 
 def energies(frames_numbers, frames_positions, method: str) -> np.ndarray:
-    """Energies (eV) of molecules (lists of numbers and positions) at ``method``."""
+    """Energies (eV) of molecules (lists of numbers and positions) at ``method``.
+
+    A geometry whose SCF does not converge at ``method`` gets ``nan``.
+    """
     from ase import Atoms
+    from ase.calculators.calculator import CalculationFailed
 
     from ._label import make_calculator
 
@@ -30,7 +34,10 @@ def energies(frames_numbers, frames_positions, method: str) -> np.ndarray:
     for z, r in zip(frames_numbers, frames_positions, strict=True):
         atoms = Atoms(numbers=z, positions=r)
         atoms.calc = calc
-        out.append(atoms.get_potential_energy())
+        try:
+            out.append(atoms.get_potential_energy())
+        except CalculationFailed:
+            out.append(np.nan)
     return np.array(out)
 
 
@@ -82,9 +89,12 @@ def compute_and_store(workers: int = 2, data_dir: Path | None = None) -> dict:
             for c in chunks
         ]
         e_gfn1 = np.concatenate([f.result() for f in futures])
-    result = aligned_difference(e_gfn2 - e_gfn1, numbers)
+    ok = np.isfinite(e_gfn1)
+    kept = [z for z, good in zip(numbers, ok, strict=True) if good]
+    result = aligned_difference((e_gfn2 - e_gfn1)[ok], kept)
     residual, natoms = result.pop("residual"), result.pop("natoms")
-    result["frames"] = len(numbers)
+    result["frames"] = int(ok.sum())
+    result["gfn1_scf_failures"] = int((~ok).sum())
     meta_path = data_dir / "mol" / "metadata.json"
     meta = json.loads(meta_path.read_text())
     meta.setdefault("analysis", {})["gfn2_minus_gfn1"] = result

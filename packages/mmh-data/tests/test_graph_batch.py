@@ -135,3 +135,20 @@ def test_dataloader_shuffle_is_seeded(make_configs):
         return next(iter(loader)).energy.tolist()
 
     assert order(1) == order(1) and order(1) != order(2)
+
+
+def test_batch_pickles_compactly_and_exactly(make_configs, dtype):
+    import pickle
+
+    configs = make_configs(3, periodic=True, stress=True, head="b")
+    batch = collate([build_graph(c, cutoff=4.0, heads=["a", "b"], dtype=dtype) for c in configs])
+    back = pickle.loads(pickle.dumps(batch))
+    for name in BATCH_FIELDS:
+        a, b = getattr(batch, name), getattr(back, name)
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), name
+    assert back.config_type == batch.config_type and back.source == batch.source
+    back.positions.requires_grad_(True)  # usable as a model input
+    assert back.edge_vectors().requires_grad
+    batch.positions.requires_grad_(True)  # autograd tensors take the plain path
+    again = pickle.loads(pickle.dumps(batch.to(dtype=dtype)))
+    assert torch.equal(again.forces, batch.forces)

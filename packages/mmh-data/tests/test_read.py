@@ -170,8 +170,10 @@ def test_config_type_weights(make_atoms):
 
 def test_to_atoms_round_trip(make_configs):
     (c,) = make_configs(1, periodic=True, stress=True, head="x")
+    c = c.replace(forces_weight=0.25, weight=2.0)
     (back,) = configurations_from_atoms([c.to_atoms()])
     assert back.head == "x"
     np.testing.assert_allclose(back.stress, c.stress)
     np.testing.assert_allclose(back.forces, c.forces)
     assert back.energy == c.energy
+    assert (back.forces_weight, back.weight, back.energy_weight) == (0.25, 2.0, 1.0)

@@ -123,6 +123,16 @@ class Batch:
         """Pinned-memory copy (used by ``DataLoader(pin_memory=True)``)."""
         return self._map(lambda _n, t: t.pin_memory())
 
+    def __reduce__(self):
+        # DataLoader workers send batches to the main process by pickling. torch would put
+        # each of the ~20 small tensors in its own shared-memory segment; packing them into
+        # two numpy buffers sent as bytes is several times faster for batches of small
+        # graphs. GPU or autograd tensors are pickled field by field.
+        tensors = [v for v in vars(self).values() if isinstance(v, torch.Tensor)]
+        if all(t.device.type == "cpu" and not t.requires_grad for t in tensors):
+            return (_unpack, _pack(self))
+        return (_from_fields, (dict(vars(self)),))
+
     def edge_vectors(self) -> torch.Tensor:
         """Edge vectors ``positions[j] - positions[i] + unit_shifts @ cell[graph]``, ``[E, 3]``.
 
@@ -132,6 +142,50 @@ class Batch:
         cell = self.cell[self.batch[i]]
         shifts = torch.einsum("ek,ekl->el", self.unit_shifts, cell)
         return self.positions[j] - self.positions[i] + shifts
+
+
+_PACKED_FLOAT = (
+    "positions",
+    "unit_shifts",
+    "cell",
+    "energy",
+    "forces",
+    "stress",
+    "weight",
+    "energy_weight",
+    "forces_weight",
+    "stress_weight",
+)
+_PACKED_INT = ("atomic_numbers", "edge_index", "batch", "ptr", "num_atoms", "head", "pbc")
+
+
+def _from_fields(fields: dict) -> Batch:
+    return Batch(**fields)
+
+
+def _pack(batch: Batch) -> tuple:
+    floats = [getattr(batch, name) for name in _PACKED_FLOAT]
+    ints = [getattr(batch, name) for name in _PACKED_INT]
+    float_buf = torch.cat([t.reshape(-1) for t in floats]).numpy()
+    int_buf = torch.cat([t.reshape(-1).to(torch.int64) for t in ints]).numpy()
+    shapes = [tuple(t.shape) for t in floats + ints]
+    lists = (batch.config_type, batch.head_name, batch.source)
+    return float_buf, int_buf, shapes, lists
+
+
+def _unpack(float_np: np.ndarray, int_np: np.ndarray, shapes: list, lists: tuple) -> Batch:
+    float_buf, int_buf = torch.from_numpy(float_np), torch.from_numpy(int_np)
+    fields: dict[str, object] = {}
+    offsets = {"float": 0, "int": 0}
+    for name, shape in zip(_PACKED_FLOAT + _PACKED_INT, shapes, strict=True):
+        kind, buf = ("float", float_buf) if name in _PACKED_FLOAT else ("int", int_buf)
+        size = int(np.prod(shape, dtype=np.int64))
+        start = offsets[kind]
+        offsets[kind] = start + size
+        tensor = buf[start : start + size].view(shape)
+        fields[name] = tensor.bool() if name == "pbc" else tensor
+    config_type, head_name, source = lists
+    return Batch(**fields, config_type=config_type, head_name=head_name, source=source)
 
 
 def collate(graphs: Sequence[AtomicGraph], dtype: torch.dtype | None = None) -> Batch:

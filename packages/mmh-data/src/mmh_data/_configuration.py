@@ -180,7 +180,8 @@ class Configuration:
         Returns:
             ``ase.Atoms`` with ``info["REF_energy"]``, ``arrays["REF_forces"]``,
             ``info["REF_stress"]`` (Voigt 6), ``info["head"]``, ``info["config_type"]`` and
-            ``info["config_weight"]`` set where available.
+            ``info["config_weight"]`` set, and ``info["config_<label>_weight"]`` where a
+            label's weight is not 1.
         """
         from ase import Atoms
 
@@ -199,6 +200,10 @@ class Configuration:
         atoms.info["head"] = self.head
         atoms.info["config_type"] = self.config_type
         atoms.info["config_weight"] = self.weight
+        for name in ("energy", "forces", "stress"):
+            weight = getattr(self, f"{name}_weight")
+            if getattr(self, name) is not None and weight != 1.0:
+                atoms.info[f"config_{name}_weight"] = weight
         return atoms
 
 

@@ -125,7 +125,9 @@ def iter_configurations(
 
     Args:
         source: A path or a list of paths.
-        keys: Key map of the files (ignored for ``.lmdb``, which stores labels directly).
+        keys: Key map of the files. Ignored for ``.lmdb`` stores, whose records hold labels,
+            weights and head as they were converted (so are ``head`` and
+            ``config_type_weights``).
         head: Head of frames that carry no head key (``"Default"`` when ``None``).
         heads: Declared heads; any other head name is an error.
         config_type_weights: Weight factor per ``config_type``.

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from ase import Atoms
 
 from ._errors import BadLabelError
 
@@ -174,17 +175,15 @@ class Configuration:
         """
         return dataclasses.replace(self, **changes)
 
-    def to_atoms(self):
+    def to_atoms(self) -> Atoms:
         """Convert to an :class:`ase.Atoms` with labels in ``REF_*`` info/arrays keys.
 
         Returns:
-            ``ase.Atoms`` with ``info["REF_energy"]``, ``arrays["REF_forces"]``,
+            The atoms, with ``info["REF_energy"]``, ``arrays["REF_forces"]``,
             ``info["REF_stress"]`` (Voigt 6), ``info["head"]``, ``info["config_type"]`` and
             ``info["config_weight"]`` set, and ``info["config_<label>_weight"]`` where a
             label's weight is not 1.
         """
-        from ase import Atoms
-
         atoms = Atoms(
             numbers=self.atomic_numbers, positions=self.positions, cell=self.cell, pbc=self.pbc
         )

@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+from ase import Atoms
 
 from ._configuration import DEFAULT_CONFIG_TYPE, DEFAULT_HEAD, Configuration
 from ._errors import BadLabelError, MissingLabelWarning, UnknownHeadError
@@ -143,7 +144,9 @@ class AtomsConverter:
         return arr
 
     # -- conversion -------------------------------------------------------------------
-    def convert(self, atoms, *, file: str | None = None, frame: int | None = None) -> Configuration:
+    def convert(
+        self, atoms: Atoms, *, file: str | None = None, frame: int | None = None
+    ) -> Configuration:
         """Convert one ``ase.Atoms``.
 
         Args:

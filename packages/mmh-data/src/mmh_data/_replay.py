@@ -192,7 +192,7 @@ def _pool(source, keys: KeySpec | None) -> Sequence[Configuration]:
 
 
 def select_replay(
-    source,
+    source: str | os.PathLike | Sequence,
     n: int,
     *,
     method: Method = "random",

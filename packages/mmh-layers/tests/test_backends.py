@@ -1,5 +1,7 @@
 """e3nn and cuequivariance backends: same numbers, same parameters, lossless conversion."""
 
+import copy
+
 import pytest
 import torch
 from mmh_layers import BackboneConfig, MACEBackbone
@@ -18,7 +20,10 @@ def _graph(dtype):
 
 @pytest.fixture(scope="module", params=["nonlinear", "linear"])
 def pair(request):
+    """Both backends built in float64 (so their constants are exact), cast per test."""
     torch.manual_seed(0)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
     cfg = BackboneConfig(
         elements=(1, 6, 8),
         block=request.param,
@@ -30,12 +35,14 @@ def pair(request):
         distance_transform="agnesi" if request.param == "nonlinear" else None,
     )
     e3nn_model = MACEBackbone(cfg)
-    return e3nn_model, e3nn_model.to_backend("cueq")
+    cue_model = e3nn_model.to_backend("cueq")
+    torch.set_default_dtype(previous)
+    return e3nn_model, cue_model
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 def test_backends_agree(pair, dtype):
-    ref, cue = (m.to(dtype) for m in pair)
+    ref, cue = (copy.deepcopy(m).to(dtype) for m in pair)  # .to() works in place
     z, vectors, edge_index = _graph(dtype)
     tol = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype]
     for a, b in zip(ref(z, vectors, edge_index), cue(z, vectors, edge_index), strict=True):
@@ -43,7 +50,7 @@ def test_backends_agree(pair, dtype):
 
 
 def test_same_parameters_and_round_trip(pair):
-    ref, cue = (m.double() for m in pair)
+    ref, cue = pair
     assert {n: p.shape for n, p in ref.named_parameters()} == {
         n: p.shape for n, p in cue.named_parameters()
     }
@@ -58,9 +65,13 @@ def test_same_parameters_and_round_trip(pair):
 def test_forces_agree():
     """Gradients with respect to positions agree too (what forces are made of)."""
     torch.manual_seed(1)
-    cfg = BackboneConfig(elements=(1, 8), channels=4, max_L=1, max_ell=2, r_max=3.5)
-    ref = MACEBackbone(cfg).double()
-    cue = ref.to_backend("cueq")
+    torch.set_default_dtype(torch.float64)
+    try:
+        cfg = BackboneConfig(elements=(1, 8), channels=4, max_L=1, max_ell=2, r_max=3.5)
+        ref = MACEBackbone(cfg)
+        cue = ref.to_backend("cueq")
+    finally:
+        torch.set_default_dtype(torch.float32)
     z = torch.tensor([8, 1, 1, 8, 1, 1])
     pos = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
     grads = []

@@ -24,7 +24,7 @@ def _direct(sc: SymmetricContraction, x: torch.Tensor, element: int) -> torch.Te
         for nu in range(1, sc.correlation + 1):
             u = getattr(sc, f"U_{k}_{nu}")
             w = sc.weights[f"{k}_{nu}"][element]
-            letters = "abcd"[:nu]
+            letters = "pqrs"[:nu]
             xs = ",".join(f"nc{a}" for a in letters)
             total = total + torch.einsum(f"m{letters}k,kc,{xs}->ncm", u, w, *([x] * nu))
         blocks.append(total.reshape(x.shape[0], -1))

@@ -9,7 +9,7 @@ from e3nn import o3
 
 from . import _block_linear, _block_nonlinear  # noqa: F401  (register the blocks)
 from ._config import BackboneConfig
-from ._convert import copy_parameters
+from ._convert import copy_parameters, default_dtype
 from ._embedding import ElementEmbedding
 from ._interaction import INTERACTION_BLOCKS, InteractionSpec
 from ._ops import check_backend
@@ -115,8 +115,9 @@ class MACEBackbone(torch.nn.Module):
         Parameters are copied exactly; outputs agree to floating-point rounding.
         """
         ref = next(self.parameters())
-        other = MACEBackbone(dataclasses.replace(self.config, backend=backend))
-        other = other.to(device=ref.device, dtype=ref.dtype)
+        with default_dtype(ref.dtype):
+            other = MACEBackbone(dataclasses.replace(self.config, backend=backend))
+        other = other.to(device=ref.device)
         copy_parameters(self, other)
         return other
 

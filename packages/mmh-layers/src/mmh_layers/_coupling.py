@@ -9,12 +9,17 @@ from e3nn import o3
 
 
 @functools.lru_cache(maxsize=64)
-def _coupled_paths(irreps_in: str, nu: int) -> tuple[tuple[o3.Irrep, torch.Tensor], ...]:
+def _coupled_paths(
+    irreps_in: str, nu: int, l_cap: int
+) -> tuple[tuple[o3.Irrep, torch.Tensor], ...]:
     """All left-to-right couplings of ``nu`` copies of ``irreps_in`` (multiplicity one each).
 
     Returns ``(irrep, C)`` pairs sorted by irrep (stable; for equal ``l`` the natural
     parity first, the order of cuequivariance's MACE-compatible basis), where ``C`` has
     shape ``[irrep.dim, D, ..., D]`` with ``nu`` input axes of size ``D = irreps_in.dim``.
+    Only couplings with ``l <= l_cap`` are kept; the recursion raises the cap by the largest
+    input ``l`` per remaining factor, so no path that can still reach the cap is lost and
+    the surviving paths keep their order.
     Each coupling step multiplies by ``wigner_3j(l_out, l_left, l_right) * sqrt(2 l_out + 1)``
     (``component`` normalisation), so every path is a distinct polynomial basis function.
     """
@@ -26,24 +31,37 @@ def _coupled_paths(irreps_in: str, nu: int) -> tuple[tuple[o3.Irrep, torch.Tenso
         for mul, ir in irreps:
             if mul != 1:
                 raise ValueError(f"coupling expects multiplicity-one irreps, got {irreps}")
-            out.append((ir, eye[start : start + ir.dim]))
+            if ir.l <= l_cap:
+                out.append((ir, eye[start : start + ir.dim]))
             start += ir.dim
         return tuple(out)
     result = []
-    for ir_left, c_left in _coupled_paths(irreps_in, nu - 1):
+    for ir_left, c_left in _coupled_paths(irreps_in, nu - 1, l_cap + irreps.lmax):
         start = 0
         for _, ir_right in irreps:
             for ir_out in ir_left * ir_right:
-                w3j = o3.wigner_3j(ir_out.l, ir_left.l, ir_right.l, dtype=torch.float64)
-                w3j = w3j * ir_out.dim**0.5
+                if ir_out.l > l_cap:
+                    continue
+                w3j = _wigner_3j(ir_out.l, ir_left.l, ir_right.l)  # [M, m, r]
                 # C[M, i_1..i_{nu-1}, r] = sum_m C_left[m, i_1..] w3j[M, m, r]
-                c = torch.einsum("m...,Mmr->M...r", c_left, w3j)
+                lhs = w3j.transpose(1, 2).reshape(-1, w3j.shape[1])  # [M * r, m]
+                c = (lhs @ c_left.reshape(c_left.shape[0], -1)).reshape(
+                    ir_out.dim, ir_right.dim, *c_left.shape[1:]
+                )
+                c = c.movedim(1, -1)
                 full = torch.zeros(*c.shape[:-1], dim, dtype=torch.float64)
                 full[..., start : start + ir_right.dim] = c
                 result.append((ir_out, full))
             start += ir_right.dim
     result.sort(key=lambda pair: _irrep_order(pair[0]))
     return tuple(result)
+
+
+@functools.cache
+def _wigner_3j(l_out: int, l_left: int, l_right: int) -> torch.Tensor:
+    """``wigner_3j`` in ``component`` normalisation (scaled by ``sqrt(2 l_out + 1)``)."""
+    w3j = o3.wigner_3j(l_out, l_left, l_right, dtype=torch.float64)
+    return w3j * (2 * l_out + 1) ** 0.5
 
 
 def _irrep_order(ir: o3.Irrep) -> tuple[int, int]:
@@ -63,7 +81,7 @@ def coupling_tensor(irreps_in: o3.Irreps, ir_out: o3.Irrep, nu: int) -> torch.Te
     """
     ir_out = o3.Irrep(ir_out)
     irreps_in = o3.Irreps(irreps_in)
-    paths = [c for ir, c in _coupled_paths(str(irreps_in), nu) if ir == ir_out]
+    paths = [c for ir, c in _coupled_paths(str(irreps_in), nu, ir_out.l) if ir == ir_out]
     if not paths:
         return torch.zeros(ir_out.dim, *([irreps_in.dim] * nu), 0, dtype=torch.float64)
     return torch.stack(paths, dim=-1)

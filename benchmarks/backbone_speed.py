@@ -1,0 +1,172 @@
+"""Energy + forces speed of the mmh backbone against mace-torch 0.3.16, side by side.
+
+Both codes evaluate the same model on the same crystal, one after the other in one script:
+the backbone (element embedding, two interaction blocks, product bases), a linear readout on
+the first layer, a 16-unit MLP readout on the last, and the ZBL pair term — the reference's
+``ScaleShiftMACE`` with one head — then forces by back-propagation to the positions.
+mace-torch runs in its own virtual environment (see ``_reference.py``); graph construction is
+outside the timed region for both.
+
+Default settings (issue #7): 1000-atom carbon fcc crystal (a = 3.8 Å), r_max 6 Å, float32, CPU,
+2 threads, 128x0e+128x1o node and edge channels, max_ell 3, correlation 3, 10 Bessel functions,
+the 89-element table of MACE-MH-1. The non-linear block uses the MACE-MH-1 options (Agnesi
+transform, envelope after the radial MLP, agnostic product); the linear block the original MACE
+ones (envelope on the Bessel features, element-dependent product).
+
+Usage::
+
+    uv run python benchmarks/backbone_speed.py [--blocks linear nonlinear] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+
+import ase.build
+import torch
+from _reference import BENCHMARK_SPEC, MACE_VERSION, time_reference
+from ase.neighborlist import neighbor_list
+from e3nn import o3
+from e3nn.math import normalize2mom
+from mmh_layers import BackboneConfig, MACEBackbone, ZBLRepulsion
+
+MH1_ELEMENTS = (*range(1, 84), *range(89, 95))
+
+# per block: (mmh options, matching mace-torch worker overrides)
+BLOCK_OPTIONS = {
+    "nonlinear": (
+        dict(distance_transform="agnesi", agnostic_product=True),
+        dict(distance_transform="Agnesi", apply_cutoff=False, use_agnostic_product=True),
+    ),
+    "linear": (
+        dict(distance_transform=None, agnostic_product=False, avg_num_neighbors=30.0),
+        dict(
+            distance_transform="None",
+            apply_cutoff=True,
+            use_agnostic_product=False,
+            avg_num_neighbors=30.0,
+        ),
+    ),
+}
+
+
+class EnergyModel(torch.nn.Module):
+    """Backbone + one-head readouts + ZBL: the shape of the reference's ScaleShiftMACE."""
+
+    def __init__(self, config: BackboneConfig) -> None:
+        super().__init__()
+        self.backbone = MACEBackbone(config)
+        first, last = self.backbone.irreps_out[0], self.backbone.irreps_out[-1]
+        self.readout_first = o3.Linear(first, "1x0e")
+        self.readout_hidden = o3.Linear(last, "16x0e")
+        self.act = normalize2mom(torch.nn.functional.silu)
+        self.readout_last = o3.Linear("16x0e", "1x0e")
+        self.zbl = ZBLRepulsion(p=config.envelope_p)
+
+    def forward(self, z, positions, edge_index, shifts):
+        vectors = positions[edge_index[1]] - positions[edge_index[0]] + shifts
+        feats = self.backbone(z, vectors, edge_index)
+        lengths = torch.linalg.vector_norm(vectors, dim=-1, keepdim=True)
+        energy = self.readout_first(feats[0]).sum()
+        energy = energy + self.readout_last(self.act(self.readout_hidden(feats[-1]))).sum()
+        return energy + self.zbl(lengths, z, edge_index).sum()
+
+
+def crystal():
+    s = BENCHMARK_SPEC["structure"]
+    atoms = ase.build.bulk(s["symbol"], s["crystal"], a=s["a"], cubic=s["cubic"])
+    return atoms.repeat(s["repeat"])
+
+
+def time_mmh(block: str, repeats: int, warmup: int, threads: int) -> dict:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    channels = int(BENCHMARK_SPEC["hidden_irreps"].split("x")[0])
+    options = BLOCK_OPTIONS[block][0]
+    config = BackboneConfig(
+        elements=MH1_ELEMENTS,
+        block=block,
+        channels=channels,
+        max_L=1,
+        edge_channels=channels,
+        num_bessel=10,
+        r_max=BENCHMARK_SPEC["r_max"],
+        **options,
+    )
+    model = EnergyModel(config).float().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    atoms = crystal()
+    i, j, shift = neighbor_list("ijS", atoms, BENCHMARK_SPEC["r_max"])
+    edge_index = torch.tensor([i, j], dtype=torch.long)
+    shifts = torch.tensor(shift @ atoms.cell.array, dtype=torch.float32)
+    z = torch.tensor(atoms.numbers, dtype=torch.long)
+    base = torch.tensor(atoms.positions, dtype=torch.float32)
+
+    def step() -> tuple[float, float]:
+        pos = base.clone().requires_grad_(True)
+        c0, t0 = time.process_time(), time.perf_counter()
+        energy = model(z, pos, edge_index, shifts)
+        (grad,) = torch.autograd.grad(energy, pos)
+        forces = -grad
+        assert forces.shape == (len(atoms), 3)
+        return time.perf_counter() - t0, time.process_time() - c0
+
+    for _ in range(warmup):
+        step()
+    wall, cpu = zip(*(step() for _ in range(repeats)), strict=True)
+    return {
+        "median": statistics.median(wall),
+        "cpu": statistics.median(cpu),
+        "atoms": len(atoms),
+        "edges": edge_index.shape[1],
+        "params": sum(p.numel() for p in model.parameters()),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--blocks", nargs="+", default=["linear", "nonlinear"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=BENCHMARK_SPEC["num_threads"])
+    parser.add_argument("--nice", type=int, default=0, help="niceness for both codes")
+    args = parser.parse_args()
+    if args.nice:
+        os.nice(args.nice)
+    print(f"torch {torch.__version__}, {args.threads} threads, float32, CPU")
+    rows = []
+    for block in args.blocks:
+        ours = time_mmh(block, args.repeats, args.warmup, args.threads)
+        ref = time_reference(
+            block,
+            repeats=args.repeats,
+            warmup=args.warmup,
+            nice=0,
+            num_threads=args.threads,
+            **BLOCK_OPTIONS[block][1],
+        )
+        ref_s = ref["seconds_per_step"]["median"]
+        rows.append((block, ours, ref, ref_s / ours["median"]))
+        print(
+            f"{block:9s} mmh {ours['median']:.3f} s/step ({ours['params']:,} params) | "
+            f"mace-torch {MACE_VERSION} {ref_s:.3f} s/step ({ref['num_parameters']:,} params) | "
+            f"speed-up {ref_s / ours['median']:.2f}x | edges {ours['edges']} vs {ref['num_edges']}"
+        )
+    print()
+    print("| block | atoms | edges | mmh s/step | mace-torch s/step | speed-up (mace/mmh) |")
+    print("|---|---|---|---|---|---|")
+    for block, ours, ref, ratio in rows:
+        print(
+            f"| {block} | {ours['atoms']} | {ours['edges']} | {ours['median']:.3f} | "
+            f"{ref['seconds_per_step']['median']:.3f} | {ratio:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,8 @@
 """Energy + forces of the mmh backbone on a GPU: e3nn backend against cuequivariance.
 
 Same model and crystal as ``backbone_speed.py`` (1000-atom carbon fcc, a = 3.8 Å, r_max 6 Å,
-float32, positions rattled by 0.05 Å), both backends with identical parameters; prints milliseconds per step, the speed-up
+float32, positions rattled by 0.05 Å), both backends with identical parameters; prints
+milliseconds per step, the speed-up
 of cuequivariance, and the largest relative difference of energies and forces.
 
 Usage::

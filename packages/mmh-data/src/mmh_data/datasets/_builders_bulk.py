@@ -83,6 +83,8 @@ PROTOTYPES = ["TiO2-rutile", "Cu2O-cuprite", "Cu3Pt-L12", "MgF2-rutile"]
 N_STRAIN = 6
 N_RATTLE = 6
 MD_STEPS = 12
+#: independent sampling rounds per crystal (the relaxation frames are kept once)
+ROUNDS = 2
 
 
 def _prototype(family: str):
@@ -141,9 +143,14 @@ def initial_structure(task: Task):
 
 
 def tasks(seed: int) -> list[Task]:
-    """All tasks of the ``bulk`` dataset."""
+    """All tasks of the ``bulk`` dataset: ``ROUNDS`` sampling rounds per crystal."""
     names = [m[0] for m in MATERIALS] + PROTOTYPES
-    return [Task("bulk", name, name, {}, seed) for name in names]
+    out = []
+    for r in range(ROUNDS):
+        for name in names:
+            key = name if r == 0 else f"{name}#{r}"
+            out.append(Task("bulk", key, name, {"round": r}, seed))
+    return out
 
 
 def perturbed_structures(relaxed, task: Task):
@@ -162,7 +169,8 @@ def run(task: Task, log: list) -> list[Frame]:
     """Relax the cell at GFN1, then sample strains, rattles and an MD trajectory."""
     atoms = initial_structure(task)
     relaxed, relax_frames = relax(atoms, METHOD, True, fmax=0.03, steps=10, cell="full", log=log)
-    frames: list[Frame] = relax_frames[::2]
+    first_round = task.params.get("round", 0) == 0
+    frames: list[Frame] = relax_frames[::2] if first_round else []
     perturbed = perturbed_structures(relaxed, task)
     for kind in ("strain", "rattle"):
         frames += label_all([s for k, s in perturbed if k == kind], METHOD, kind, True, log)

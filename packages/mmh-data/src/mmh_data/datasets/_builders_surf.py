@@ -45,6 +45,8 @@ HEIGHTS = {"H": (1.55, 1.0), "O": (1.85, 1.2), "C": (1.85, 1.4)}
 N_RATTLE = 3
 MD_STEPS = 5
 VACUUM = 6.0
+#: independent rounds per surface (new adsorption sites, rattles and MD each round)
+ROUNDS = 2
 
 
 def _bulk_and_slab(surface: str, a: float):
@@ -135,17 +137,23 @@ def initial_structure(task: Task, a: float):
 
 
 def tasks(seed: int) -> list[Task]:
-    """All tasks of ``surf``: one per surface (its adsorbate systems are the families)."""
-    return [
-        Task("surf", surface, surface, {"surface": surface, "adsorbates": list(ADSORBATES)}, seed)
-        for surface in SURFACES
-    ]
+    """All tasks of ``surf``: one per surface and round (adsorbate systems are the families)."""
+    out = []
+    for r in range(ROUNDS):
+        for surface in SURFACES:
+            key = surface if r == 0 else f"{surface}#{r}"
+            params = {"surface": surface, "adsorbates": list(ADSORBATES), "round": r}
+            out.append(Task("surf", key, surface, params, seed))
+    return out
 
 
 def system_task(task: Task, adsorbate: str) -> Task:
-    """The task of one (surface, adsorbate) system; its key is the family id."""
-    key = f"{task.key}+{adsorbate}"
-    return Task("surf", key, key, {"surface": task.key, "adsorbate": adsorbate}, task.seed)
+    """The task of one (surface, adsorbate) system in one round; its family is the system."""
+    surface, r = task.params["surface"], task.params.get("round", 0)
+    family = f"{surface}+{adsorbate}"
+    key = family if r == 0 else f"{family}#{r}"
+    params = {"surface": surface, "adsorbate": adsorbate, "round": r}
+    return Task("surf", key, family, params, task.seed)
 
 
 def equilibrium_lattice(surface: str, log: list) -> float:

@@ -23,7 +23,9 @@ experimental lattice, **relaxed at GFN1-xTB** (positions and cell, `FrechetCellF
 at most 10 steps, every second step kept as `relax`), and sampled around that equilibrium:
 `strain` (random symmetric strain, ±6 % normal, ±3 % shear, plus 0.01 Å rattle), `rattle`
 (±2 % strain and Gaussian displacements of 0.03–0.12 Å) and `md` (Langevin MD at a random
-400–1200 K, 2 fs steps, 1 fs with hydrogen, every step kept). Structure family = crystal.""",
+400–1200 K, 2 fs steps, 1 fs with hydrogen, every step kept). Two independent rounds of
+this sampling per crystal (different random streams; relaxation frames kept once).
+Structure family = crystal.""",
     "surf": """\
 Slabs of Cu, Pd, Pt, Al (111), Cu(100) (2×2, three layers) and MgO(001) (two layers),
 with the bottom layer fixed, clean or with H (×2), O, OH (×2), CO, H2O or CH3 (×2) on

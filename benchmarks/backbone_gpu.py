@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import torch
 from ase.neighborlist import neighbor_list
 from backbone_speed import BLOCK_OPTIONS, MH1_ELEMENTS, EnergyModel, crystal
@@ -32,7 +33,7 @@ def main() -> None:
     atoms = crystal()
     atoms.rattle(0.05, seed=0)  # forces of the perfect crystal vanish by symmetry
     i, j, shift = neighbor_list("ijS", atoms, 6.0)
-    edge_index = torch.tensor([i, j], dtype=torch.long, device=device)
+    edge_index = torch.from_numpy(np.stack([i, j])).long().to(device)
     shifts = torch.tensor(shift @ atoms.cell.array, dtype=torch.float32, device=device)
     z = torch.tensor(atoms.numbers, dtype=torch.long, device=device)
     base = torch.tensor(atoms.positions, dtype=torch.float32, device=device)

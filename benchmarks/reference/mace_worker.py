@@ -242,6 +242,21 @@ def build_structure(spec: dict[str, Any]):
     return atoms
 
 
+def peak_rss_kib() -> float:
+    """Peak resident memory of this process in KiB (``VmHWM``).
+
+    ``getrusage``'s ``ru_maxrss`` is not used: Linux carries it across ``exec``, so a worker
+    started by a large parent process would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def timing(spec: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import torch
@@ -292,10 +307,10 @@ def timing(spec: dict[str, Any]) -> dict[str, Any]:
     # CPU time of the process (all threads): less sensitive than wall time to other load.
     cpu_seconds: list[float] = []
 
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss_kib()
     warm = [step() for _ in range(int(spec["warmup"]))]
     times = [step() for _ in range(int(spec["repeats"]))]
-    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_peak = peak_rss_kib()
     return {
         "seconds_per_step": {
             "median": float(np.median(times)),

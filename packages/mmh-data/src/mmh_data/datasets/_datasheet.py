@@ -169,7 +169,7 @@ def render(name: str) -> str:
         f"mmh-data datasets generate {name} --workers 2 --seed {prov['seed']}",
         "```",
         "",
-        f"Resumable (one chunk per structure family in the work directory) and deterministic "
+        f"Resumable (one chunk file per task in the work directory) and deterministic "
         f"from the seed. Generated {prov['generated'][:10]} on 2 worker processes with one "
         f"thread each: **{prov['wall_s'] / 60:.1f} min wall time, {prov['cpu_s'] / 60:.1f} "
         f"CPU-min** of labelling (on a shared 2-core machine).",

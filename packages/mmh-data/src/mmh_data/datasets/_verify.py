@@ -1,0 +1,107 @@
+"""Checks that the stored labels are real: recomputation, finite differences, two levels.
+
+Meant to run in a fresh interpreter with one OpenMP thread (see ``limit_threads``); the
+tests call :func:`run_checks` that way and assert on its result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._label import limit_threads
+
+
+def _frames(name: str) -> list:
+    from . import load_atoms, metadata
+
+    return [a for split in metadata(name)["splits"] for a in load_atoms(name, split)]
+
+
+def _pick(frames: list, count: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    return [frames[i] for i in rng.choice(len(frames), size=count, replace=False)]
+
+
+def recompute(name: str, count: int = 20, seed: int = 2024) -> dict:
+    """Largest deviations between stored and recomputed labels on ``count`` random frames."""
+    from . import metadata
+    from ._label import make_calculator
+
+    method = metadata(name)["provenance"]["method"]
+    worst = {"energy": 0.0, "forces": 0.0, "stress": 0.0, "frames": count}
+    for atoms in _pick(_frames(name), count, seed):
+        ref = atoms.copy()
+        ref.calc = make_calculator(method)
+        worst["energy"] = max(
+            worst["energy"], abs(ref.get_potential_energy() - atoms.info["REF_energy"])
+        )
+        worst["forces"] = max(
+            worst["forces"], float(np.abs(ref.get_forces() - atoms.arrays["REF_forces"]).max())
+        )
+        if "REF_stress" in atoms.info:
+            dev = float(np.abs(ref.get_stress() - atoms.info["REF_stress"]).max())
+            worst["stress"] = max(worst["stress"], dev)
+    return worst
+
+
+def finite_differences(picks, delta: float = 2e-3, seed: int = 7) -> list[dict]:
+    """Central differences of the energy against stored forces on two atoms per frame.
+
+    Args:
+        picks: ``(dataset, number of frames)`` pairs.
+        delta: Displacement (Å).
+        seed: Seed of the frame and atom choice.
+    """
+    from . import metadata
+    from ._label import make_calculator
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, count in picks:
+        method = metadata(name)["provenance"]["method"]
+        for atoms in _pick(_frames(name), count, seed + 4):
+            forces = atoms.arrays["REF_forces"]
+            work = atoms.copy()
+            work.calc = make_calculator(method)
+            strongest = int(np.argmax(np.linalg.norm(forces, axis=1)))
+            for i in sorted({strongest, int(rng.integers(len(atoms)))}):
+                k = int(np.argmax(np.abs(forces[i])))
+                energies = []
+                for sign in (1.0, -1.0):
+                    pos = atoms.positions.copy()
+                    pos[i, k] += sign * delta
+                    work.positions = pos
+                    energies.append(work.get_potential_energy())
+                fd = -(energies[0] - energies[1]) / (2 * delta)
+                out.append({"dataset": name, "stored": float(forces[i, k]), "fd": float(fd)})
+    return out
+
+
+def levels(count: int = 100, seed: int = 3) -> dict:
+    """GFN2 − GFN1 spread after the E0 alignment on ``count`` random ``mol`` frames."""
+    from ._levels import aligned_difference, energies
+
+    frames = _pick(_frames("mol"), count, seed)
+    nums = [a.numbers for a in frames]
+    e1 = energies(nums, [a.positions for a in frames], "GFN1-xTB")
+    e2 = np.array([a.info["REF_energy"] for a in frames])
+    ok = np.isfinite(e1)
+    kept = [z for z, good in zip(nums, ok, strict=True) if good]
+    result = aligned_difference((e2 - e1)[ok], kept)
+    return {"std_ev_per_atom": result["std_ev_per_atom"], "frames": int(ok.sum())}
+
+
+def run_checks(names=("bulk", "surf", "mol", "mol-base")) -> dict:
+    """All checks on the bundled datasets present in ``names``; a JSON-able dict."""
+    from . import names as present
+
+    limit_threads()
+    have = [n for n in names if n in present()]
+    out = {"recompute": {n: recompute(n) for n in have}}
+    picks = [
+        (n, c) for n, c in (("mol", 2), ("mol-base", 1), ("bulk", 1), ("surf", 1)) if n in have
+    ]
+    out["finite_differences"] = finite_differences(picks)
+    if "mol" in have:
+        out["levels"] = levels()
+    return out

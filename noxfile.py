@@ -24,7 +24,9 @@ nox.options.sessions = ["lint", "tests"]
 def tests(session: nox.Session, package: str) -> None:
     """Run one package's tests (fast ones; pass ``-- -m slow`` for the slow ones)."""
     args = session.posargs or ["-m", "not slow and not gpu"]
-    session.run("uv", "run", "--frozen", "pytest", f"packages/{package}/tests", *args, external=True)
+    session.run(
+        "uv", "run", "--frozen", "pytest", f"packages/{package}/tests", *args, external=True
+    )
 
 
 @nox.session
@@ -61,8 +63,20 @@ def build(session: nox.Session) -> None:
             session.run("uv", "venv", "-q", str(venv), external=True)
             python = str(venv / "bin" / "python")
             session.run(
-                "uv", "pip", "install", "-q", "--python", python, "--find-links", str(dist),
-                package, external=True,
+                "uv",
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                python,
+                "--find-links",
+                str(dist),
+                package,
+                external=True,
             )
-            session.run(python, "-c", f"import {module}; print({module}.__name__, {module}.__version__)",
-                        external=True)
+            session.run(
+                python,
+                "-c",
+                f"import {module}; print({module}.__name__, {module}.__version__)",
+                external=True,
+            )

@@ -1,7 +1,27 @@
-"""The multi-head MACE model of mmh: per-head readouts, E0s, scale/shift, head extraction and
-the model file.
+"""The multi-head MACE model of mmh: a shared backbone with one shallow readout per level of
+theory, per-head E0s and scale/shift, E0 re-estimation, head extraction and the model file.
 
-Not implemented yet: the package holds what it needs to build and install.
+The public names are re-exported here; the implementation modules are private.
 """
 
+from ._config import ModelConfig
+from ._e0 import average_head_e0s, estimate_e0s, predict_energies
+from ._file import FORMAT_VERSION, ModelFileError, load_model, read_model_header, save_model
+from ._model import MultiHeadMACE
+from ._readout import HeadReadout
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "FORMAT_VERSION",
+    "HeadReadout",
+    "ModelConfig",
+    "ModelFileError",
+    "MultiHeadMACE",
+    "average_head_e0s",
+    "estimate_e0s",
+    "load_model",
+    "predict_energies",
+    "read_model_header",
+    "save_model",
+]

@@ -8,6 +8,7 @@ wheel and installs each one alone into a fresh virtual environment.
 from __future__ import annotations
 
 import pathlib
+import shutil
 import tempfile
 
 import nox
@@ -55,6 +56,7 @@ def docs(session: nox.Session) -> None:
 def build(session: nox.Session) -> None:
     """Build each package's wheel, then install and import it alone in a clean venv."""
     dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
     session.run("uv", "build", "--all-packages", "--wheel", "-o", str(dist), external=True)
     for package in PACKAGES:
         module = package.replace("-", "_")
@@ -67,6 +69,7 @@ def build(session: nox.Session) -> None:
                 "pip",
                 "install",
                 "-q",
+                *(arg for name in PACKAGES for arg in ("--refresh-package", name)),
                 "--python",
                 python,
                 "--find-links",

@@ -86,7 +86,7 @@ def test_smooth_at_cutoff(block):
             isolated = model(z, torch.zeros(0, 3), torch.zeros(2, 0, dtype=torch.long))[-1]
             e = (model(z, vectors, edge_index)[-1] - isolated).sum()
             (f,) = torch.autograd.grad(e, x)
-            return float(e), float(f)
+            return float(e.detach()), float(f)
 
         e_near, f_near = energy_and_force(r_max - 1e-4)
         e_mid, _ = energy_and_force(r_max - 0.5)

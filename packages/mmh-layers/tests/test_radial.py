@@ -49,3 +49,12 @@ def test_zbl_pair_energy_and_cutoff():
     assert float(e[0]) == pytest.approx(float(e[1]))  # split evenly over the pair
     far = torch.full((2, 1), 5.0, dtype=torch.float64)
     assert float(zbl(far, z, edge_index).abs().sum()) == 0.0
+
+
+def test_covalent_radii_table_matches_ase():
+    ase_data = pytest.importorskip("ase.data")
+    from mmh_layers._covalent_radii import COVALENT_RADII
+
+    assert len(COVALENT_RADII) == len(ase_data.covalent_radii)
+    pairs = zip(COVALENT_RADII, ase_data.covalent_radii, strict=True)
+    assert max(abs(a - b) for a, b in pairs) < 1e-9

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-import ase.data
 import torch
+
+from ._covalent_radii import COVALENT_RADII
 
 
 class BesselBasis(torch.nn.Module):
@@ -84,7 +85,7 @@ class AgnesiTransform(torch.nn.Module):
     def __init__(self, q: float = 0.9183, p: float = 4.5791, a: float = 1.0805) -> None:
         super().__init__()
         self.q, self.p, self.a = float(q), float(p), float(a)
-        radii = torch.tensor(ase.data.covalent_radii, dtype=torch.get_default_dtype())
+        radii = torch.tensor(COVALENT_RADII, dtype=torch.get_default_dtype())
         self.register_buffer("covalent_radii", radii)
 
     def forward(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ase.data
 import torch
 
+from ._covalent_radii import COVALENT_RADII
 from ._radial import polynomial_envelope
 
 _BOHR = 0.529
@@ -29,7 +29,7 @@ class ZBLRepulsion(torch.nn.Module):
     def __init__(self, p: int = 5) -> None:
         super().__init__()
         self.p = int(p)
-        radii = torch.tensor(ase.data.covalent_radii, dtype=torch.get_default_dtype())
+        radii = torch.tensor(COVALENT_RADII, dtype=torch.get_default_dtype())
         self.register_buffer("covalent_radii", radii)
 
     def forward(

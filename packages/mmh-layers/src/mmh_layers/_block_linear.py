@@ -7,7 +7,7 @@ import torch
 from . import _ops
 from ._embedding import ElementLinear
 from ._interaction import InteractionBlock, InteractionSpec, register_interaction_block
-from ._irreps import channels_last, conv_irreps_and_instructions
+from ._irreps import channels_last, conv_irreps_and_instructions, layout
 from ._mlp import scaled_silu_mlp
 
 
@@ -35,6 +35,7 @@ class LinearInteraction(InteractionBlock):
             spec.irreps_edge, spec.irreps_sh, self.irreps_target
         )
         self.irreps_mid = irreps_mid
+        self._target_layout = layout(self.irreps_target)
         self.conv_tp = _ops.conv_tensor_product(
             spec.irreps_edge, spec.irreps_sh, irreps_mid, instructions, b
         )
@@ -63,4 +64,4 @@ class LinearInteraction(InteractionBlock):
         messages = self.conv_tp(h[edge_index[0]], edge_sh, weights)
         a = _ops.scatter_sum(messages, edge_index[1], num_nodes)
         a = self.linear(a) * self.inv_avg_num_neighbors
-        return channels_last(a, self.irreps_target), skip
+        return channels_last(a, self._target_layout), skip

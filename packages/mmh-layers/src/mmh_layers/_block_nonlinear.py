@@ -8,7 +8,7 @@ from . import _ops
 from ._embedding import ElementEmbedding
 from ._gate import Gate
 from ._interaction import InteractionBlock, InteractionSpec, register_interaction_block
-from ._irreps import channels_last, conv_irreps_and_instructions, scalar_irreps
+from ._irreps import channels_last, conv_irreps_and_instructions, layout, scalar_irreps
 from ._mlp import RadialMLP
 
 
@@ -41,6 +41,7 @@ class NonLinearInteraction(InteractionBlock):
             spec.irreps_edge, spec.irreps_sh, self.irreps_target
         )
         self.irreps_mid = irreps_mid
+        self._target_layout = layout(self.irreps_target)
         self.conv_tp = _ops.conv_tensor_product(
             spec.irreps_edge, spec.irreps_sh, irreps_mid, instructions, b
         )
@@ -88,4 +89,4 @@ class NonLinearInteraction(InteractionBlock):
         a = _ops.scatter_sum(messages, receiver, num_nodes)
         a = self.linear_1(a) / (self.beta * density + self.alpha) + residual
         a = self.linear_2(self.gate(a))
-        return channels_last(a, self.irreps_target), skip
+        return channels_last(a, self._target_layout), skip

@@ -69,16 +69,20 @@ class ElementLinear(torch.nn.Module):
         for i, j in self.paths:
             fan_in[j] += self.irreps_in[i].mul * num_elements
         self.path_scale = [fan_in[j] ** -0.5 for _, j in self.paths]
+        self._in_layout = tuple(
+            (s.start, mul, ir.dim)
+            for s, (mul, ir) in zip(self.irreps_in.slices(), self.irreps_in, strict=True)
+        )
+        self._out_layout = tuple((mul, ir.dim) for mul, ir in self.irreps_out)
 
     def forward(self, x: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
-        in_slices = self.irreps_in.slices()
-        outs = [x.new_zeros(n, mul, ir.dim) for mul, ir in self.irreps_out]
+        outs = [x.new_zeros(n, mul, dim) for mul, dim in self._out_layout]
         order = torch.argsort(species)
         counts = torch.bincount(species, minlength=self.num_elements).tolist()
         for (i, j), w, scale in zip(self.paths, self.weights, self.path_scale, strict=True):
-            mul_in, ir = self.irreps_in[i]
-            xi = x[:, in_slices[i]].reshape(n, mul_in, ir.dim)[order]
+            start_in, mul_in, dim = self._in_layout[i]
+            xi = x[:, start_in : start_in + mul_in * dim].reshape(n, mul_in, dim)[order]
             pieces, start = [], 0
             for element, count in enumerate(counts):
                 if count:

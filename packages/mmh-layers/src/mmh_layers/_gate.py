@@ -32,6 +32,7 @@ class Gate(torch.nn.Module):
         self.num_scalars = scalars[0][0]
         self.num_gates = sum(mul for mul, _ in gated)
         self.irreps_in = o3.Irreps(f"{self.num_scalars + self.num_gates}x0e") + self.irreps_gated
+        self._gated_layout = tuple((mul, ir.dim) for mul, ir in self.irreps_gated)
         self.scalar_act = normalize2mom(torch.nn.functional.silu)
         self.gate_act = normalize2mom(torch.sigmoid)
 
@@ -44,11 +45,11 @@ class Gate(torch.nn.Module):
             return scalars
         out = [scalars]
         start, gate_start = c + g, 0
-        for mul, ir in self.irreps_gated:
-            block = x[:, start : start + mul * ir.dim].reshape(n, mul, ir.dim)
+        for mul, dim in self._gated_layout:
+            block = x[:, start : start + mul * dim].reshape(n, mul, dim)
             gate = gates[:, gate_start : gate_start + mul].unsqueeze(-1)
-            out.append((block * gate).reshape(n, mul * ir.dim))
-            start += mul * ir.dim
+            out.append((block * gate).reshape(n, mul * dim))
+            start += mul * dim
             gate_start += mul
         return torch.cat(out, dim=-1)
 

@@ -52,18 +52,33 @@ def conv_irreps_and_instructions(
     return irreps_mid, sorted_instructions
 
 
-def channels_last(x: torch.Tensor, irreps: o3.Irreps) -> torch.Tensor:
+def layout(irreps: o3.Irreps) -> tuple[tuple[int, int], ...]:
+    """``(multiplicity, dimension)`` of each irrep block, as plain integers.
+
+    Forward passes use this instead of e3nn ``Irreps`` objects, which ``torch.compile``
+    cannot guard on.
+    """
+    return tuple((mul, ir.dim) for mul, ir in o3.Irreps(irreps))
+
+
+def channels_last(x: torch.Tensor, irreps) -> torch.Tensor:
     """Reshape ``[N, irreps.dim]`` (e3nn ``mul_ir`` layout) to ``[N, C, sum(2l+1)]``.
 
-    All irreps must share one multiplicity ``C``; the components of each irrep are laid
-    side by side along the last axis, in the order of ``irreps``.
+    ``irreps`` is an e3nn ``Irreps`` or its :func:`layout`. All irreps must share one
+    multiplicity ``C``; the components of each irrep are laid side by side along the last
+    axis, in the order of ``irreps``.
     """
+    blocks = (
+        irreps
+        if isinstance(irreps, tuple) and not isinstance(irreps, o3.Irreps)
+        else (layout(irreps))
+    )
     n = x.shape[0]
     pieces = []
     start = 0
-    for mul, ir in irreps:
-        d = mul * ir.dim
-        pieces.append(x[:, start : start + d].reshape(n, mul, ir.dim))
+    for mul, dim in blocks:
+        d = mul * dim
+        pieces.append(x[:, start : start + d].reshape(n, mul, dim))
         start += d
     return torch.cat(pieces, dim=-1)
 

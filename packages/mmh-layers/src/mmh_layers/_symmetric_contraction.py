@@ -52,6 +52,8 @@ class SymmetricContraction(torch.nn.Module):
         self.num_elements = num_elements
         self.channels = channels
         self.dim_in = self.irreps_in.dim
+        self.dim_out = self.irreps_out.dim
+        self._out_dims = tuple(ir.dim for _, ir in self.irreps_out)
         self.weights = torch.nn.ParameterDict()
         for k, (_, ir) in enumerate(self.irreps_out):
             for nu in range(1, correlation + 1):
@@ -82,7 +84,7 @@ class SymmetricContraction(torch.nn.Module):
         weights and contracts the last index with ``x``.
         """
         c, n, d = x.shape
-        m_dim = self.irreps_out[k].ir.dim
+        m_dim = self._out_dims[k]
         acc = None
         for nu in range(self.correlation, 0, -1):
             t = self._folded(k, nu, element)
@@ -105,7 +107,7 @@ class SymmetricContraction(torch.nn.Module):
         """``x [n, C, D]`` → ``[n, irreps_out.dim]`` for nodes of one weight set."""
         xc = x.transpose(0, 1).contiguous()  # [C, n, D]
         blocks = []
-        for k in range(len(self.irreps_out)):
+        for k in range(len(self._out_dims)):
             b = self._contract_block(xc, k, element)  # [C, n, M]
             blocks.append(b.permute(1, 0, 2).reshape(x.shape[0], -1))
         return torch.cat(blocks, dim=-1)
@@ -120,7 +122,7 @@ class SymmetricContraction(torch.nn.Module):
             return self._contract(x, 0)
         if species is None:
             raise ValueError("species indices are required for an element-dependent product")
-        out = x.new_zeros(x.shape[0], self.irreps_out.dim)
+        out = x.new_zeros(x.shape[0], self.dim_out)
         for element in torch.unique(species).tolist():
             index = torch.nonzero(species == element).squeeze(-1)
             out = out.index_copy(0, index, self._contract(x[index], element))

@@ -7,7 +7,7 @@ import torch
 from . import _ops
 from ._embedding import ElementLinear
 from ._interaction import InteractionBlock, InteractionSpec, register_interaction_block
-from ._irreps import channels_last, conv_irreps_and_instructions, layout
+from ._irreps import channels_last
 from ._mlp import scaled_silu_mlp
 
 
@@ -30,19 +30,11 @@ class LinearInteraction(InteractionBlock):
     def __init__(self, spec: InteractionSpec) -> None:
         super().__init__(spec)
         b = spec.backend
-        self.linear_up = _ops.linear(spec.irreps_node, spec.irreps_edge, b)
-        irreps_mid, instructions = conv_irreps_and_instructions(
-            spec.irreps_edge, spec.irreps_sh, self.irreps_target
-        )
-        self.irreps_mid = irreps_mid
-        self._target_layout = layout(self.irreps_target)
-        self.conv_tp = _ops.conv_tensor_product(
-            spec.irreps_edge, spec.irreps_sh, irreps_mid, instructions, b
-        )
+        self.build_convolution()
         self.conv_tp_weights = scaled_silu_mlp(
             [spec.num_bessel, *spec.radial_mlp, self.conv_tp.weight_numel]
         )
-        self.linear = _ops.linear(irreps_mid, self.irreps_target, b)
+        self.linear = _ops.linear(self.irreps_mid, self.irreps_target, b)
         self.skip_tp = ElementLinear(spec.irreps_node, spec.irreps_skip, spec.num_elements)
         self.inv_avg_num_neighbors = 1.0 / float(spec.avg_num_neighbors)
 

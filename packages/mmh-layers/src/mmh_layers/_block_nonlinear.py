@@ -8,7 +8,7 @@ from . import _ops
 from ._embedding import ElementEmbedding
 from ._gate import Gate
 from ._interaction import InteractionBlock, InteractionSpec, register_interaction_block
-from ._irreps import channels_last, conv_irreps_and_instructions, layout, scalar_irreps
+from ._irreps import channels_last, scalar_irreps
 from ._mlp import RadialMLP
 
 
@@ -36,15 +36,7 @@ class NonLinearInteraction(InteractionBlock):
         num_scalars = scalar_irreps(spec.irreps_node).dim
         self.source_embedding = ElementEmbedding(spec.num_elements, num_scalars, init_range=1e-3)
         self.target_embedding = ElementEmbedding(spec.num_elements, num_scalars, init_range=1e-3)
-        self.linear_up = _ops.linear(spec.irreps_node, spec.irreps_edge, b)
-        irreps_mid, instructions = conv_irreps_and_instructions(
-            spec.irreps_edge, spec.irreps_sh, self.irreps_target
-        )
-        self.irreps_mid = irreps_mid
-        self._target_layout = layout(self.irreps_target)
-        self.conv_tp = _ops.conv_tensor_product(
-            spec.irreps_edge, spec.irreps_sh, irreps_mid, instructions, b
-        )
+        self.build_convolution()
         mlp_in = spec.num_bessel + 2 * num_scalars
         self.conv_tp_weights = RadialMLP([mlp_in, *spec.radial_mlp, self.conv_tp.weight_numel])
         self.density_fn = RadialMLP([mlp_in, 64, 1])
@@ -54,7 +46,7 @@ class NonLinearInteraction(InteractionBlock):
         self.gate = Gate(self.irreps_target)
         irreps_gate_in = self.gate.irreps_in.simplify()
         self.linear_res = _ops.linear(spec.irreps_edge, irreps_gate_in, b)
-        self.linear_1 = _ops.linear(irreps_mid, irreps_gate_in, b)
+        self.linear_1 = _ops.linear(self.irreps_mid, irreps_gate_in, b)
         self.linear_2 = _ops.linear(self.irreps_target, self.irreps_target, b)
 
     def forward(

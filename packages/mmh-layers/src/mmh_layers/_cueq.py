@@ -94,23 +94,23 @@ class CueSymmetricContraction(torch.nn.Module):
         channels: int,
     ) -> None:
         super().__init__()
-        from ._coupling import coupling_tensor
+        from ._symmetric_contraction import contraction_weights
 
         self.irreps_in = o3.Irreps(irreps_in)
         self.irreps_out = o3.Irreps(irreps_out)
         self.correlation = correlation
         self.num_elements = num_elements
         self.channels = channels
-        self.weights = torch.nn.ParameterDict()
-        self.keys: list[str] = []
-        for k, (_, ir) in enumerate(self.irreps_out):
-            for nu in range(correlation, 0, -1):
-                num_paths = coupling_tensor(self.irreps_in, ir, nu).shape[-1]
-                if num_paths:
-                    key = f"{k}_{nu}"
-                    w = torch.randn(num_elements, num_paths, channels) / num_paths
-                    self.weights[key] = torch.nn.Parameter(w)
-                    self.keys.append(key)
+        self.weights = contraction_weights(
+            self.irreps_in, self.irreps_out, correlation, num_elements, channels
+        )
+        # cuequivariance's MACE-compatible basis: per output block, highest order first
+        self.keys = [
+            f"{k}_{nu}"
+            for k in range(len(self.irreps_out))
+            for nu in range(correlation, 0, -1)
+            if f"{k}_{nu}" in self.weights
+        ]
         self.op = cuet.SymmetricContraction(
             _cue_irreps(o3.Irreps([(channels, ir) for _, ir in self.irreps_in])),
             _cue_irreps(self.irreps_out),

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import torch
 from e3nn import o3
 
+from . import _ops
+from ._irreps import conv_irreps_and_instructions, layout
+
 INTERACTION_BLOCKS: dict[str, type[InteractionBlock]] = {}
 
 
@@ -75,3 +78,16 @@ class InteractionBlock(torch.nn.Module):
         self.channels = self.irreps_target[0].mul
         if any(mul != self.channels for mul, _ in self.irreps_target):
             raise ValueError(f"target irreps need one multiplicity: {self.irreps_target}")
+        self._target_layout = layout(self.irreps_target)
+
+    def build_convolution(self) -> None:
+        """Create ``linear_up`` (node → edge channels) and the channel-wise edge tensor
+        product ``conv_tp`` with its output irreps ``irreps_mid``, for the spec's backend."""
+        spec = self.spec
+        self.linear_up = _ops.linear(spec.irreps_node, spec.irreps_edge, spec.backend)
+        self.irreps_mid, instructions = conv_irreps_and_instructions(
+            spec.irreps_edge, spec.irreps_sh, self.irreps_target
+        )
+        self.conv_tp = _ops.conv_tensor_product(
+            spec.irreps_edge, spec.irreps_sh, self.irreps_mid, instructions, spec.backend
+        )

@@ -8,6 +8,24 @@ from e3nn import o3
 from ._coupling import coupling_tensor
 
 
+def contraction_weights(
+    irreps_in: o3.Irreps, irreps_out: o3.Irreps, correlation: int, num_elements: int, channels: int
+) -> torch.nn.ParameterDict:
+    """The weights of a symmetric contraction, shared by both backends.
+
+    ``weights["<k>_<nu>"]`` of shape ``[num_elements, K_nu, channels]`` for output block ``k``
+    and order ``nu`` with ``K_nu > 0`` coupling paths, initialised ``N(0, 1) / K_nu``.
+    """
+    weights = torch.nn.ParameterDict()
+    for k, (_, ir) in enumerate(o3.Irreps(irreps_out)):
+        for nu in range(1, correlation + 1):
+            num_paths = coupling_tensor(irreps_in, ir, nu).shape[-1]
+            if num_paths:
+                w = torch.randn(num_elements, num_paths, channels) / num_paths
+                weights[f"{k}_{nu}"] = torch.nn.Parameter(w)
+    return weights
+
+
 class SymmetricContraction(torch.nn.Module):
     r"""Channel-wise symmetric tensor products of the atomic basis up to a correlation order.
 
@@ -54,17 +72,15 @@ class SymmetricContraction(torch.nn.Module):
         self.dim_in = self.irreps_in.dim
         self.dim_out = self.irreps_out.dim
         self._out_dims = tuple(ir.dim for _, ir in self.irreps_out)
-        self.weights = torch.nn.ParameterDict()
+        self.weights = contraction_weights(
+            self.irreps_in, self.irreps_out, correlation, num_elements, channels
+        )
         for k, (_, ir) in enumerate(self.irreps_out):
             for nu in range(1, correlation + 1):
                 u = coupling_tensor(self.irreps_in, ir, nu)
-                num_paths = u.shape[-1]
                 self.register_buffer(
                     f"U_{k}_{nu}", u.to(torch.get_default_dtype()), persistent=False
                 )
-                if num_paths:
-                    w = torch.randn(num_elements, num_paths, channels) / num_paths
-                    self.weights[f"{k}_{nu}"] = torch.nn.Parameter(w)
 
     def _folded(self, k: int, nu: int, element: int) -> torch.Tensor | None:
         """``sum_k U[M, i.., k] W[e, k, c]`` as ``[C, M, i_1, .., i_nu]`` (None if no path)."""

@@ -19,8 +19,9 @@ def _cue_irreps(irreps: o3.Irreps) -> cue.Irreps:
     return cue.Irreps("O3", str(o3.Irreps(irreps)))
 
 
-def _method(device: torch.device | None = None) -> str | None:
-    """``None`` lets cuequivariance pick its CUDA kernel; ``"naive"`` is its PyTorch code."""
+def _method() -> str | None:
+    """``None`` lets cuequivariance pick its CUDA kernel (a CUDA device is present); without
+    one, ``"naive"`` selects its PyTorch implementation."""
     return None if torch.cuda.is_available() else "naive"
 
 

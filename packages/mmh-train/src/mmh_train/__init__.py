@@ -1,7 +1,89 @@
-"""Training for mmh: losses, the training loop (single process and torchrun DDP), pre-training
-and multi-head replay fine-tuning.
+"""Training of multi-head MACE models: the loss of the paper (Eq. 26), the training loop on
+one process or many (``torchrun`` DDP), checkpoints with exact resume, and the two recipes,
+``pretrain`` and ``finetune`` (multi-head replay, or naive).
 
-Not implemented yet: the package holds what it needs to build and install.
+Typical use is the ``mmh-train`` command with a YAML file; the same runs from Python::
+
+    from mmh_train import load_config, pretrain
+    results = pretrain(load_config("pretrain.yaml"))
 """
 
+from ._checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
+from ._config import (
+    FinetuneConfig,
+    HeadDataConfig,
+    LoggingConfig,
+    LossConfig,
+    ModelSection,
+    OptimizerConfig,
+    ReplayConfig,
+    TrainConfig,
+    TrainingConfig,
+    load_config,
+)
+from ._distributed import DistributedContext, init_distributed
+from ._ema import ExponentialMovingAverage
+from ._evaluate import evaluate_heads
+from ._log import RunLog, plot_learning_curves, read_log
+from ._loss import (
+    LossTerms,
+    LossWeights,
+    conditional_huber,
+    huber,
+    weighted_loss_terms,
+)
+from ._metrics import ErrorAccumulator, format_metrics
+from ._run import finetune, pretrain, run_recipe
+from ._sampler import MixedBatchPlan, Source, allocate
+from ._setup import TrainingSetup, prepare, prepare_finetune, prepare_pretrain
+from ._trainer import LAST_MODEL_NAME, MODEL_NAME, Trainer, parameter_groups
+from ._typed import ConfigError
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "LAST_MODEL_NAME",
+    "MODEL_NAME",
+    "CheckpointError",
+    "ConfigError",
+    "DistributedContext",
+    "ErrorAccumulator",
+    "ExponentialMovingAverage",
+    "FinetuneConfig",
+    "HeadDataConfig",
+    "LoggingConfig",
+    "LossConfig",
+    "LossTerms",
+    "LossWeights",
+    "MixedBatchPlan",
+    "ModelSection",
+    "OptimizerConfig",
+    "ReplayConfig",
+    "RunLog",
+    "Source",
+    "TrainConfig",
+    "Trainer",
+    "TrainingConfig",
+    "TrainingSetup",
+    "__version__",
+    "allocate",
+    "conditional_huber",
+    "evaluate_heads",
+    "finetune",
+    "format_metrics",
+    "huber",
+    "init_distributed",
+    "load_checkpoint",
+    "load_config",
+    "parameter_groups",
+    "plot_learning_curves",
+    "prepare",
+    "prepare_finetune",
+    "prepare_pretrain",
+    "pretrain",
+    "read_log",
+    "run_recipe",
+    "save_checkpoint",
+    "weighted_loss_terms",
+]

@@ -1,0 +1,385 @@
+"""The training configuration: typed sections read from one YAML file.
+
+Every section is a dataclass; :func:`load_config` rejects unknown keys and wrong types with a
+message that names the key (``optimizer.lr``), before any data is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from mmh_layers import BackboneConfig
+
+from ._loss import LossWeights
+from ._typed import ConfigError, from_data, to_data
+
+__all__ = [
+    "ConfigError",
+    "FinetuneConfig",
+    "HeadDataConfig",
+    "LoggingConfig",
+    "LossConfig",
+    "ModelSection",
+    "OptimizerConfig",
+    "ReplayConfig",
+    "TrainConfig",
+    "TrainingConfig",
+    "load_config",
+]
+
+E0Spec = str | dict[int, float]
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Architecture of a model trained from scratch (see :class:`mmh_layers.BackboneConfig`).
+
+    ``elements`` defaults to the elements found in the training data of all heads.
+    """
+
+    block: Literal["linear", "nonlinear"] = "nonlinear"
+    channels: int = 64
+    max_L: int = 1
+    edge_channels: int | None = None
+    max_ell: int = 3
+    correlation: int = 3
+    num_interactions: int = 2
+    r_max: float = 5.0
+    num_bessel: int = 8
+    envelope_p: int = 5
+    radial_mlp: list[int] = field(default_factory=lambda: [64, 64, 64])
+    distance_transform: Literal["agnesi"] | None = None
+    agnostic_product: bool | None = None
+    readout_hidden: int = 16
+    zbl: bool = False
+    backend: Literal["e3nn", "cueq"] = "e3nn"
+    elements: list[int] | None = None
+
+    def backbone(self, elements: tuple[int, ...], avg_num_neighbors: float) -> BackboneConfig:
+        """The backbone hyper-parameters for an element table."""
+        return BackboneConfig(
+            elements=tuple(elements),
+            block=self.block,
+            channels=self.channels,
+            max_L=self.max_L,
+            edge_channels=self.edge_channels,
+            max_ell=self.max_ell,
+            correlation=self.correlation,
+            num_interactions=self.num_interactions,
+            r_max=self.r_max,
+            num_bessel=self.num_bessel,
+            envelope_p=self.envelope_p,
+            radial_mlp=tuple(self.radial_mlp),
+            distance_transform=self.distance_transform,
+            agnostic_product=self.agnostic_product,
+            avg_num_neighbors=avg_num_neighbors,
+            backend=self.backend,
+        )
+
+
+@dataclass(frozen=True)
+class HeadDataConfig:
+    """The data of one head.
+
+    Attributes:
+        dataset: A bundled dataset (``bulk``, ``surf``, ``mol``, ``mol-base``); its splits
+            fill ``train``/``valid``/``test`` where those are empty.
+        train: Training files (extxyz, ASE db or mmh LMDB).
+        valid: Validation files.
+        test: Test files.
+        valid_fraction: Without validation files, hold out this fraction of the training
+            structures (chosen with the run's seed).
+        max_train: Use at most this many training structures (the first ones after a
+            seeded shuffle); for quick runs.
+        keys: Key map of the files (see :class:`mmh_data.KeySpec`).
+        config_type_weights: Weight factor per ``config_type``.
+        e0s: ``"isolated"`` (isolated-atom energies of the bundled dataset or of the
+            ``IsolatedAtom`` frames), ``"average"`` (least squares on the compositions),
+            ``"estimated"`` (fine-tuning only: the base model's residuals, paper Eqs.
+            21–25) or a ``{Z: E0}`` mapping in eV. Default: ``"isolated"`` when
+            pre-training, ``"estimated"`` when fine-tuning.
+        weight: Weight of this head in the training loss.
+        valid_weight: Weight of this head's validation loss in the combined validation
+            loss that drives the learning-rate schedule, early stopping and the best model.
+        share: Fraction of every training batch drawn from this head (default: what the
+            fixed shares leave, split in proportion to the dataset sizes).
+    """
+
+    dataset: str | None = None
+    train: list[str] = field(default_factory=list)
+    valid: list[str] = field(default_factory=list)
+    test: list[str] = field(default_factory=list)
+    valid_fraction: float | None = None
+    max_train: int | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    config_type_weights: dict[str, float] = field(default_factory=dict)
+    e0s: E0Spec | None = None
+    weight: float = 1.0
+    valid_weight: float = 1.0
+    share: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.valid_fraction is not None and not 0 < self.valid_fraction < 1:
+            raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if isinstance(self.e0s, str) and self.e0s not in ("isolated", "average", "estimated"):
+            raise ValueError(
+                f"e0s must be 'isolated', 'average', 'estimated' or a mapping, got {self.e0s!r}"
+            )
+        if self.weight < 0 or self.valid_weight < 0:
+            raise ValueError("weight and valid_weight must be >= 0")
+        if self.share is not None and not 0 < self.share <= 1:
+            raise ValueError(f"share must be in (0, 1], got {self.share}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights ``(λ_E, λ_F, λ_σ)`` and Huber deltas (paper Eq. 26)."""
+
+    energy_weight: float = 1.0
+    forces_weight: float = 10.0
+    stress_weight: float = 10.0
+    energy_delta: float = 0.01
+    forces_delta: float = 0.01
+    stress_delta: float = 0.01
+    conditional_forces: bool = True
+
+    def weights(self) -> LossWeights:
+        """As :class:`LossWeights`."""
+        return LossWeights(
+            energy=self.energy_weight,
+            forces=self.forces_weight,
+            stress=self.stress_weight,
+            energy_delta=self.energy_delta,
+            forces_delta=self.forces_delta,
+            stress_delta=self.stress_delta,
+            conditional_forces=self.conditional_forces,
+        )
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam (AMSGrad by default), EMA, clipping and the plateau schedule."""
+
+    lr: float = 0.01
+    amsgrad: bool = True
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 5e-7
+    clip_grad: float | None = 10.0
+    ema_decay: float | None = 0.99
+    scheduler_factor: float = 0.8
+    scheduler_patience: int = 50
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if not 0 < self.scheduler_factor < 1:
+            raise ValueError(f"scheduler_factor must be in (0, 1), got {self.scheduler_factor}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Length of the run, batches, evaluation and checkpoints.
+
+    Attributes:
+        epochs: Number of epochs (an epoch is one pass over the data that defines
+            epochs: every head's training data, not the replay buffer).
+        max_steps: Stop after this many optimiser steps (``None``: no limit).
+        max_minutes: Stop, with a checkpoint, after this wall time (``None``: no limit).
+        batch_size: Global batch size (all processes together).
+        valid_batch_size: Batch size of evaluation.
+        checkpoint_every: Write a checkpoint every this many steps (and at every epoch
+            end).
+        eval_every: Evaluate on the validation sets every this many epochs.
+        patience: Early stopping: stop after this many evaluations without improvement
+            of the combined validation loss.
+        num_threads: torch intra-op threads (``None``: torch's default).
+        deterministic: Use deterministic algorithms only.
+    """
+
+    epochs: int = 100
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    batch_size: int = 10
+    valid_batch_size: int = 20
+    checkpoint_every: int = 100
+    eval_every: int = 1
+    patience: int = 2048
+    num_threads: int | None = None
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "valid_batch_size", "checkpoint_every", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """The replay buffer of the base head (multi-head replay fine-tuning).
+
+    Attributes:
+        dataset: The pre-training data as a bundled dataset (``train`` split is the pool,
+            ``valid``/``test`` splits evaluate the base head).
+        train: Pre-training files (the pool) instead of a bundled dataset.
+        valid: Files to validate the base head on.
+        test: Files to test the base head on.
+        keys: Key map of the files.
+        count: Number of replay structures.
+        fraction: Or: this fraction of the pool.
+        method: ``"random"`` or ``"fps"`` (farthest-point sampling).
+        filter: Element filter against the fine-tuning elements: ``"none"``,
+            ``"combinations"``, ``"inclusive"`` or ``"exclusive"``.
+        weight: Config weight of the replay structures in the loss.
+        batch_share: Fraction of every batch drawn from the replay buffer.
+    """
+
+    dataset: str | None = None
+    train: list[str] = field(default_factory=list)
+    valid: list[str] = field(default_factory=list)
+    test: list[str] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
+    count: int | None = None
+    fraction: float | None = None
+    method: Literal["random", "fps"] = "random"
+    filter: Literal["none", "combinations", "inclusive", "exclusive"] = "none"
+    weight: float = 1.0
+    batch_share: float = 0.3
+
+    def __post_init__(self) -> None:
+        if (self.count is None) == (self.fraction is None):
+            raise ValueError("give exactly one of replay.count and replay.fraction")
+        if self.fraction is not None and not 0 < self.fraction <= 1:
+            raise ValueError(f"replay.fraction must be in (0, 1], got {self.fraction}")
+        if self.count is not None and self.count < 1:
+            raise ValueError(f"replay.count must be >= 1, got {self.count}")
+        if not 0 < self.batch_share < 1:
+            raise ValueError(f"replay.batch_share must be in (0, 1), got {self.batch_share}")
+        if self.weight < 0:
+            raise ValueError("replay.weight must be >= 0")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning of a pre-trained model.
+
+    Attributes:
+        model: The pre-trained model file.
+        base_head: The head of the model to keep as the base head (default: its only head).
+        mode: ``"replay"`` (multi-head replay: the base head trains on the replay buffer
+            alongside the new heads) or ``"naive"`` (the new heads train alone; the base
+            head is kept for evaluation only).
+        replay: The replay buffer and the base head's evaluation data.
+    """
+
+    model: str
+    base_head: str | None = None
+    mode: Literal["replay", "naive"] = "replay"
+    replay: ReplayConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode == "replay" and self.replay is None:
+            raise ValueError("finetune.mode 'replay' needs a finetune.replay section")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Progress bars, TensorBoard and plots (JSONL and CSV logs are always written)."""
+
+    progress: bool = True
+    tensorboard: bool = True
+    plots: bool = True
+    log_every: int = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run.
+
+    Attributes:
+        output: Directory of the run (checkpoint, logs, model files, plots).
+        seed: Seed of initialisation, splits, replay selection and batch order.
+        dtype: ``"float32"`` or ``"float64"``.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        model: Architecture (pre-training only; fine-tuning takes the model's).
+        heads: Data of each head, by head name (fine-tuning: the new heads).
+        loss: Loss weights.
+        optimizer: Optimiser, EMA and schedule.
+        training: Epochs, batches, checkpoints.
+        finetune: Present for fine-tuning.
+        logging: Progress and logs.
+    """
+
+    output: str = "runs/mmh"
+    seed: int = 0
+    dtype: Literal["float32", "float64"] = "float64"
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    model: ModelSection = field(default_factory=ModelSection)
+    heads: dict[str, HeadDataConfig] = field(default_factory=dict)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    finetune: FinetuneConfig | None = None
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (YAML/JSON)."""
+        return to_data(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrainConfig:
+        """Build from plain data; unknown keys and wrong types raise :class:`ConfigError`."""
+        return from_data(cls, data)
+
+
+def _set_path(data: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: {key!r} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def load_config(
+    path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
+) -> TrainConfig:
+    """Read and validate a YAML configuration.
+
+    Args:
+        path: The YAML file (``None``: all defaults).
+        overrides: ``"key.sub=value"`` strings applied on top (values are parsed as YAML).
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: Unreadable file, unknown key, wrong type or invalid value.
+    """
+    data: Any = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"configuration file {str(path)!r} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        _set_path(data, key.strip(), yaml.safe_load(value))
+    return TrainConfig.from_dict(data)

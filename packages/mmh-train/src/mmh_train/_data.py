@@ -1,0 +1,154 @@
+"""Reading the data of every head named in a configuration, with start-up checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from mmh_data import (
+    Configuration,
+    DataError,
+    KeySpec,
+    configurations_from_atoms,
+    is_isolated_atom,
+    isolated_atom_energies,
+    read_configurations,
+)
+from mmh_data import datasets as bundled
+
+from ._config import HeadDataConfig, ReplayConfig
+from ._typed import ConfigError
+
+__all__ = ["HeadSplits", "check_files", "load_head", "load_replay_pool"]
+
+
+@dataclass
+class HeadSplits:
+    """The structures of one head.
+
+    Attributes:
+        name: Head name.
+        train: Training structures (isolated atoms removed).
+        valid: Validation structures.
+        test: Test structures.
+        isolated_e0s: Isolated-atom energies from the bundled dataset's metadata or from
+            ``IsolatedAtom`` frames (empty if there are none).
+    """
+
+    name: str
+    train: list[Configuration] = field(default_factory=list)
+    valid: list[Configuration] = field(default_factory=list)
+    test: list[Configuration] = field(default_factory=list)
+    isolated_e0s: dict[int, float] = field(default_factory=dict)
+
+    def elements(self) -> set[int]:
+        """Atomic numbers present in any split."""
+        return {int(z) for c in (*self.train, *self.valid, *self.test) for z in c.atomic_numbers}
+
+
+def _keys(keys: dict[str, str], where: str) -> KeySpec:
+    try:
+        return KeySpec.from_dict(keys)
+    except ValueError as err:
+        raise ConfigError(f"{where}.keys: {err}") from None
+
+
+def _check_dataset(name: str, where: str) -> None:
+    if name not in bundled.names():
+        raise ConfigError(
+            f"{where}.dataset: unknown bundled dataset {name!r}; choose one of {bundled.names()}"
+        )
+
+
+def check_files(files: Sequence[str], where: str) -> None:
+    """Raise :class:`ConfigError` naming the first file that does not exist."""
+    for f in files:
+        if not Path(f).exists():
+            raise ConfigError(f"{where}: file {f!r} does not exist")
+
+
+def _bundled_split(dataset: str, split: str, head: str) -> list[Configuration]:
+    try:
+        atoms = bundled.load_atoms(dataset, split)
+    except KeyError:
+        return []
+    return configurations_from_atoms(atoms, head=head, heads=[head], source=f"{dataset}:{split}")
+
+
+def _read(files: Sequence[str], keys: KeySpec, head: str, weights) -> list[Configuration]:
+    if not files:
+        return []
+    return read_configurations(
+        list(files), keys=keys, head=head, heads=[head], config_type_weights=weights or None
+    )
+
+
+def load_head(name: str, cfg: HeadDataConfig, *, seed: int) -> HeadSplits:
+    """Read the train/valid/test structures of one head.
+
+    Frames that name another head in their ``head`` key are an error (naming the file,
+    frame and key); isolated-atom frames are taken out of the training set and give the
+    head's isolated-atom E0s.
+
+    Raises:
+        ConfigError: Unknown bundled dataset, missing file, no training data.
+        DataError: A malformed file or frame (the message names it).
+    """
+    where = f"heads.{name}"
+    keys = _keys(cfg.keys, where)
+    for split in ("train", "valid", "test"):
+        check_files(getattr(cfg, split), f"{where}.{split}")
+    out = HeadSplits(name)
+    if cfg.dataset is not None:
+        _check_dataset(cfg.dataset, where)
+        out.isolated_e0s = bundled.isolated_atom_energies(cfg.dataset)
+    for split in ("train", "valid", "test"):
+        files = getattr(cfg, split)
+        if files:
+            configs = _read(files, keys, name, cfg.config_type_weights)
+        elif cfg.dataset is not None:
+            configs = _bundled_split(cfg.dataset, split, name)
+        else:
+            configs = []
+        setattr(out, split, configs)
+    isolated = [c for c in out.train if is_isolated_atom(c)]
+    if isolated:
+        out.isolated_e0s = {**out.isolated_e0s, **isolated_atom_energies(isolated)}
+        out.train = [c for c in out.train if not is_isolated_atom(c)]
+    rng = np.random.default_rng([seed, 17])
+    if cfg.valid_fraction is not None and not out.valid:
+        order = rng.permutation(len(out.train))
+        n_valid = max(1, round(cfg.valid_fraction * len(out.train)))
+        out.valid = [out.train[k] for k in sorted(order[:n_valid])]
+        out.train = [out.train[k] for k in sorted(order[n_valid:])]
+    if cfg.max_train is not None and len(out.train) > cfg.max_train:
+        order = rng.permutation(len(out.train))
+        out.train = [out.train[k] for k in sorted(order[: cfg.max_train])]
+    return out
+
+
+def load_replay_pool(cfg: ReplayConfig, head: str) -> HeadSplits:
+    """The pre-training pool (``train``) and the base head's valid/test structures."""
+    where = "finetune.replay"
+    keys = _keys(cfg.keys, where)
+    for split in ("train", "valid", "test"):
+        check_files(getattr(cfg, split), f"{where}.{split}")
+    if cfg.dataset is None and not cfg.train:
+        raise ConfigError(f"{where}: give the pre-training data as 'dataset' or 'train' files")
+    out = HeadSplits(head)
+    if cfg.dataset is not None:
+        _check_dataset(cfg.dataset, where)
+    for split in ("train", "valid", "test"):
+        files = getattr(cfg, split)
+        if files:
+            configs = _read(files, keys, head, None)
+        elif cfg.dataset is not None:
+            configs = _bundled_split(cfg.dataset, split, head)
+        else:
+            configs = []
+        setattr(out, split, [c for c in configs if not is_isolated_atom(c)])
+    if not out.train:
+        raise DataError(f"{where}: the replay pool is empty")
+    return out

@@ -1,0 +1,257 @@
+"""The two recipes' preparation: model, per-head data, E0s, replay buffer and the training
+streams. Everything here runs before the first step, so a bad configuration fails early."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from mmh_data import Configuration, average_e0s, compute_statistics, select_replay
+from mmh_heads import ModelConfig, MultiHeadMACE, estimate_e0s, load_model
+
+from ._config import HeadDataConfig, TrainConfig
+from ._data import HeadSplits, load_head, load_replay_pool
+from ._sampler import Source
+from ._typed import ConfigError
+
+__all__ = ["TrainingSetup", "prepare", "prepare_finetune", "prepare_pretrain"]
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+#: Default pre-training data when a configuration names no head.
+DEFAULT_PRETRAIN_HEADS = {"bulk": HeadDataConfig(dataset="bulk")}
+
+
+@dataclass
+class TrainingSetup:
+    """A model with its heads and the data to train and evaluate it.
+
+    Attributes:
+        model: The model to train (on the CPU, in the run's dtype).
+        splits: Per model head, the structures to evaluate on (``train`` of the base
+            head in replay fine-tuning is its replay buffer).
+        streams: The training streams: a :class:`Source` and its structures.
+        head_weights: Loss weight of each model head.
+        valid_weights: Weight of each head in the combined validation loss.
+        summary: What was decided (E0 methods, replay size...), for the run log.
+    """
+
+    model: MultiHeadMACE
+    splits: dict[str, HeadSplits]
+    streams: list[tuple[Source, list[Configuration]]]
+    head_weights: dict[str, float]
+    valid_weights: dict[str, float]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _elements(configs: list[Configuration]) -> set[int]:
+    return {int(z) for c in configs for z in c.atomic_numbers}
+
+
+def _resolve_e0s(
+    head: HeadSplits, spec, table: tuple[int, ...], *, recipe: str
+) -> tuple[dict[int, float], str]:
+    present = _elements(head.train)
+    where = f"heads.{head.name}.e0s"
+    if spec is None:
+        spec = "isolated" if recipe == "pretrain" else "estimated"
+    if isinstance(spec, dict):
+        missing = sorted(present - set(spec))
+        if missing:
+            raise ConfigError(f"{where}: no E0 given for elements {missing}")
+        return {z: float(spec.get(z, 0.0)) for z in table}, "given"
+    if spec == "isolated":
+        missing = sorted(present - set(head.isolated_e0s))
+        if missing:
+            raise ConfigError(
+                f"{where}: 'isolated' needs isolated-atom energies, missing for elements "
+                f"{missing}; add IsolatedAtom frames, give the E0s, or use 'average'"
+            )
+        return {z: float(head.isolated_e0s.get(z, 0.0)) for z in table}, "isolated"
+    if spec == "average":
+        fitted = average_e0s(head.train, sorted(present))
+        return {z: float(fitted.get(z, 0.0)) for z in table}, "average"
+    raise ConfigError(f"{where}: 'estimated' E0s need a pre-trained model (fine-tuning only)")
+
+
+def _no_train_error(name: str) -> ConfigError:
+    return ConfigError(f"heads.{name}: the head has no training data")
+
+
+def _load_heads(config: TrainConfig, heads: dict[str, HeadDataConfig]) -> dict[str, HeadSplits]:
+    out = {}
+    for name, cfg in heads.items():
+        splits = load_head(name, cfg, seed=config.seed)
+        if not splits.train:
+            raise _no_train_error(name)
+        out[name] = splits
+    return out
+
+
+def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
+    """Model and data of a pre-training run (one head per entry of ``heads``).
+
+    The element table is ``model.elements`` or the elements of all heads' data; E0s come
+    from each head's ``e0s``; the per-head scale is the RMS force and the shift the mean
+    interaction energy per atom of the head's training data; the message normalisation is
+    the mean number of neighbours within ``r_max``.
+    """
+    if config.finetune is not None:
+        raise ConfigError("the configuration has a 'finetune' section; run 'mmh-train finetune'")
+    heads_cfg = config.heads or DEFAULT_PRETRAIN_HEADS
+    splits = _load_heads(config, heads_cfg)
+    found = set().union(*(s.elements() for s in splits.values()))
+    if config.model.elements is not None:
+        table = tuple(sorted(int(z) for z in config.model.elements))
+        extra = sorted(found - set(table))
+        if extra:
+            raise ConfigError(f"model.elements: the data has elements {extra} not in the table")
+    else:
+        table = tuple(sorted(found))
+    r_max = config.model.r_max
+    e0s, methods, scale, shift = {}, {}, {}, {}
+    neighbours, atoms = 0.0, 0
+    for name, head in splits.items():
+        e0s[name], methods[name] = _resolve_e0s(head, heads_cfg[name].e0s, table, recipe="pretrain")
+        stats = compute_statistics(head.train, cutoff=r_max, e0s={name: e0s[name]})[name]
+        scale[name] = stats.rms_force if stats.rms_force > 0 else 1.0
+        shift[name] = stats.mean_interaction_energy
+        neighbours += stats.avg_num_neighbours * stats.num_atoms
+        atoms += stats.num_atoms
+    backbone = config.model.backbone(table, neighbours / max(atoms, 1))
+    model_config = ModelConfig(
+        backbone=backbone,
+        heads=tuple(splits),
+        readout_hidden=config.model.readout_hidden,
+        e0s=e0s,
+        scale=scale,
+        shift=shift,
+        zbl=config.model.zbl,
+    )
+    torch.manual_seed(config.seed)
+    model = MultiHeadMACE(model_config, dtype=DTYPES[config.dtype])
+    streams = [
+        (Source(name, len(s.train), share=heads_cfg[name].share), s.train)
+        for name, s in splits.items()
+    ]
+    return TrainingSetup(
+        model=model,
+        splits=splits,
+        streams=streams,
+        head_weights={n: heads_cfg[n].weight for n in splits},
+        valid_weights={n: heads_cfg[n].valid_weight for n in splits},
+        summary={
+            "recipe": "pretrain",
+            "elements": list(table),
+            "e0s_method": methods,
+            "avg_num_neighbors": backbone.avg_num_neighbors,
+            "scale": scale,
+            "shift": shift,
+            "train_sizes": {n: len(s.train) for n, s in splits.items()},
+        },
+    )
+
+
+def prepare_finetune(config: TrainConfig) -> TrainingSetup:
+    """Model and data of a fine-tuning run (multi-head replay, or naive).
+
+    The pre-trained model keeps one head, the base head, with its E0s and scale/shift. Each
+    new head starts as a copy of the base head's readout, scale and shift, with E0s from its
+    ``e0s`` (default ``"estimated"``: the base model's residuals on the head's training
+    data, paper Eqs. 21–25). In ``replay`` mode the base head trains on a replay buffer
+    selected from the pre-training data (count or fraction, random or farthest-point,
+    element filter against the new heads' elements), drawn at ``replay.batch_share`` of
+    every batch with config weight ``replay.weight``. In ``naive`` mode the base head gets
+    no training data and is only evaluated. All weights train in both modes.
+    """
+    ft = config.finetune
+    if ft is None:
+        raise ConfigError("fine-tuning needs a 'finetune' section (finetune.model: FILE)")
+    if not config.heads:
+        raise ConfigError("heads: fine-tuning needs at least one new head with data")
+    base_model = load_model(ft.model)
+    heads = list(base_model.heads)
+    if ft.base_head is None:
+        if len(heads) > 1:
+            raise ConfigError(
+                f"finetune.base_head: the model has heads {heads}; choose the one to keep"
+            )
+        base = heads[0]
+    elif ft.base_head not in heads:
+        raise ConfigError(f"finetune.base_head: unknown head {ft.base_head!r}; heads: {heads}")
+    else:
+        base = ft.base_head
+    clash = [h for h in config.heads if h == base]
+    if clash:
+        raise ConfigError(f"heads.{base}: a new head cannot have the base head's name")
+    model = base_model.extract_head(base).to(DTYPES[config.dtype])
+    splits = _load_heads(config, config.heads)
+    table = set(model.elements)
+    for name, s in splits.items():
+        extra = sorted(s.elements() - table)
+        if extra:
+            raise ConfigError(
+                f"heads.{name}: elements {extra} are not in the pre-trained model's element "
+                f"table {sorted(table)}"
+            )
+    methods: dict[str, str] = {"__base__": "kept"}
+    for name, s in splits.items():
+        model.add_head(name, init_from=base)
+        spec = config.heads[name].e0s
+        if spec is None or spec == "estimated":
+            estimate_e0s(model, s.train, name, source=base)
+            methods[name] = "estimated"
+        else:
+            e0s, methods[name] = _resolve_e0s(s, spec, model.elements, recipe="finetune")
+            model.set_e0s(name, e0s)
+    streams = [
+        (Source(name, len(s.train), share=config.heads[name].share), s.train)
+        for name, s in splits.items()
+    ]
+    head_weights = {base: 1.0, **{n: config.heads[n].weight for n in splits}}
+    valid_weights = {n: config.heads[n].valid_weight for n in splits}
+    summary: dict[str, Any] = {"recipe": "finetune", "mode": ft.mode, "base_head": base}
+    base_splits = HeadSplits(base)
+    if ft.replay is not None:
+        pool = load_replay_pool(ft.replay, base)
+        base_splits.valid, base_splits.test = pool.valid, pool.test
+        if ft.mode == "replay":
+            n = ft.replay.count or max(1, round(ft.replay.fraction * len(pool.train)))
+            new_elements = sorted(set().union(*(s.elements() for s in splits.values())))
+            replay = select_replay(
+                pool.train,
+                n,
+                method=ft.replay.method,
+                filter=ft.replay.filter,
+                elements=new_elements,
+                seed=config.seed,
+                head=base,
+                weight=ft.replay.weight,
+            )
+            base_splits.train = replay
+            streams.append(
+                (
+                    Source(f"{base} (replay)", len(replay), ft.replay.batch_share, False),
+                    replay,
+                )
+            )
+            summary.update(replay_size=len(replay), replay_pool=len(pool.train))
+    splits = {base: base_splits, **splits}
+    valid_weights[base] = 1.0 if ft.mode == "replay" else 0.0
+    summary.update(
+        e0s_method=methods,
+        elements=list(model.elements),
+        train_sizes={n: len(s.train) for n, s in splits.items()},
+        new_head_e0s={n: model.head_e0s(n) for n in config.heads},
+    )
+    return TrainingSetup(model, splits, streams, head_weights, valid_weights, summary)
+
+
+def prepare(config: TrainConfig, recipe: str) -> TrainingSetup:
+    """:func:`prepare_pretrain` or :func:`prepare_finetune`."""
+    if recipe == "pretrain":
+        return prepare_pretrain(config)
+    if recipe == "finetune":
+        return prepare_finetune(config)
+    raise ValueError(f"unknown recipe {recipe!r}")

@@ -1,0 +1,430 @@
+"""The training loop: one process or many (``torchrun`` DDP), EMA, plateau schedule, early
+stopping, atomic checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmh_data import AtomicGraph, Configuration, GraphBuilder, collate
+from mmh_heads import MultiHeadMACE, save_model
+from torch.nn.parallel import DistributedDataParallel
+
+from ._checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
+from ._config import TrainConfig
+from ._distributed import DistributedContext, all_reduce_sum
+from ._ema import ExponentialMovingAverage
+from ._evaluate import evaluate_heads, model_output
+from ._log import RunLog, plot_learning_curves
+from ._loss import weighted_loss_terms
+from ._metrics import format_metrics
+from ._sampler import MixedBatchPlan
+from ._setup import TrainingSetup
+
+__all__ = ["LAST_MODEL_NAME", "MODEL_NAME", "Trainer", "build_graphs", "parameter_groups"]
+
+#: File name of the trained model (EMA weights at the best combined validation loss).
+MODEL_NAME = "model.safetensors"
+#: File name of the model at the last step.
+LAST_MODEL_NAME = "model-last.safetensors"
+
+_DECAYED = re.compile(r"(^|\.)(linear[^.]*|skip_tp|products)\.")
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Adam parameter groups: weight decay on the backbone's linear maps, skip connections
+    and product weights; none on embeddings, radial MLPs, scalars and readouts."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        is_backbone = name.startswith("backbone.")
+        (decay if is_backbone and _DECAYED.search(name) else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay, "name": "decay"}]
+    groups.append({"params": no_decay, "weight_decay": 0.0, "name": "no_decay"})
+    return [g for g in groups if g["params"]]
+
+
+def build_graphs(configs: Sequence[Configuration], builder: GraphBuilder) -> list[AtomicGraph]:
+    """Graphs of all structures (built once: neighbour lists do not change in training)."""
+    return [builder(c) for c in configs]
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+class Trainer:
+    """Trains a :class:`TrainingSetup` as a :class:`TrainConfig` says.
+
+    One optimiser step per global batch of ``training.batch_size`` structures, drawn by a
+    :class:`MixedBatchPlan` (every head at its share; on ``W`` processes each takes
+    ``batch_size / W`` of them). The loss is normalised by the global label counts, so a
+    step on ``W`` processes equals the step on one. Validation, the learning-rate schedule,
+    early stopping and the saved model use the EMA weights and a validation loss that
+    combines all heads with their ``valid_weight``.
+
+    Files in ``config.output``: ``checkpoint.pt`` (every ``checkpoint_every`` steps and at
+    every epoch end), ``model.safetensors`` (best), ``model-last.safetensors``,
+    ``metrics.jsonl``/``metrics.csv``, ``tensorboard/``, ``learning_curves.png``,
+    ``results.json`` and ``config.yaml``.
+
+    Args:
+        config: The run's configuration.
+        setup: Model and data from :func:`prepare`.
+        ctx: Process context (default: one process on ``config.device``).
+    """
+
+    def __init__(
+        self, config: TrainConfig, setup: TrainingSetup, ctx: DistributedContext | None = None
+    ) -> None:
+        self.config = config
+        self.setup = setup
+        if ctx is None:
+            device = config.device
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            ctx = DistributedContext(device=torch.device(device))
+        self.ctx = ctx
+        self.output = Path(config.output)
+        tc = config.training
+        if tc.num_threads is not None:
+            torch.set_num_threads(tc.num_threads)
+        if tc.deterministic:
+            torch.use_deterministic_algorithms(True)
+        self.model: MultiHeadMACE = setup.model.to(ctx.device)
+        heads = self.model.heads
+        self.head_weights = torch.tensor(
+            [setup.head_weights.get(h, 1.0) for h in heads], dtype=self.model.dtype
+        ).to(ctx.device)
+        self.loss_weights = config.loss.weights()
+        builder = GraphBuilder(
+            self.model.backbone.config.r_max, heads=heads, dtype=self.model.dtype
+        )
+        self.builder = builder
+        self.streams = [build_graphs(configs, builder) for _, configs in setup.streams]
+        self.plan = MixedBatchPlan([s for s, _ in setup.streams], tc.batch_size, seed=config.seed)
+        if tc.batch_size % ctx.world_size:
+            raise ValueError(
+                f"training.batch_size {tc.batch_size} is not a multiple of the "
+                f"{ctx.world_size} processes"
+            )
+        self.valid_graphs = {
+            h: build_graphs(s.valid, builder) for h, s in setup.splits.items() if s.valid
+        }
+        self.valid_weights = {h: setup.valid_weights.get(h, 1.0) for h in self.valid_graphs}
+        oc = config.optimizer
+        self.optimizer = torch.optim.Adam(
+            parameter_groups(self.model, oc.weight_decay),
+            lr=oc.lr,
+            betas=tuple(oc.betas),
+            eps=oc.eps,
+            amsgrad=oc.amsgrad,
+        )
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer,
+            factor=oc.scheduler_factor,
+            patience=oc.scheduler_patience,
+            min_lr=oc.min_lr,
+        )
+        self.ema = None
+        if oc.ema_decay is not None:
+            self.ema = ExponentialMovingAverage(self.model, oc.ema_decay)
+        self.ddp = self.model
+        if ctx.distributed:
+            self.ddp = DistributedDataParallel(
+                self.model,
+                device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None,
+                broadcast_buffers=False,
+            )
+        self.steps_per_epoch = self.plan.steps_per_epoch
+        total = tc.epochs * self.steps_per_epoch
+        self.total_steps = min(total, tc.max_steps) if tc.max_steps is not None else total
+        self.step = 0
+        self.best_loss = math.inf
+        self.best_step = -1
+        self.bad_evals = 0
+        self.stopped = ""
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def eval_model(self) -> MultiHeadMACE:
+        """The model used for validation and saving (the EMA model if there is one)."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def _batch(self, step: int):
+        items = self.plan.local_batch(step, self.ctx.rank, self.ctx.world_size)
+        graphs = [self.streams[s][i] for s, i in items]
+        return collate(graphs).to(self.ctx.device)
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "model_config": json.dumps(self.model.config.to_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "plan": json.dumps(self.plan.state()),
+            "best_loss": self.best_loss,
+            "best_step": self.best_step,
+            "bad_evals": self.bad_evals,
+            "stopped": self.stopped,
+            "rng": _rng_state(),
+            "world_size": self.ctx.world_size,
+        }
+
+    def _save_checkpoint(self) -> None:
+        if self.ctx.is_main:
+            save_checkpoint(self._state(), self.output / CHECKPOINT_NAME)
+
+    def _save_model(self, model: MultiHeadMACE, name: str) -> None:
+        if not self.ctx.is_main:
+            return
+        final = self.output / name
+        tmp = final.with_name(f".{name}.tmp")
+        save_model(model, tmp)
+        os.replace(tmp, final)
+
+    def resume(self) -> int:
+        """Load ``checkpoint.pt`` of the output directory; returns the step to continue at.
+
+        Raises:
+            CheckpointError: No checkpoint, or one from a different set-up (other data,
+                batch size, seed or model).
+        """
+        state = load_checkpoint(self.output / CHECKPOINT_NAME)
+        if json.loads(state["plan"]) != json.loads(json.dumps(self.plan.state())):
+            raise CheckpointError(
+                "the checkpoint was written for different data, batch size or seed; "
+                "resume with the configuration of the interrupted run"
+            )
+        if json.loads(state["model_config"]) != self.model.config.to_dict():
+            raise CheckpointError("the checkpoint was written for a different model")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            if state["ema"] is None:
+                raise CheckpointError("the checkpoint has no EMA weights but the run uses EMA")
+            self.ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.step = int(state["step"])
+        self.best_loss = float(state["best_loss"])
+        self.best_step = int(state["best_step"])
+        self.bad_evals = int(state["bad_evals"])
+        if state["stopped"].startswith("early stopping"):
+            self.stopped = state["stopped"]
+        return self.step
+
+    # ----------------------------------------------------------------- one step
+    def train_step(self, step: int) -> dict[str, float]:
+        """One optimiser step on global batch ``step``; returns the global loss parts."""
+        self.model.train()
+        batch = self._batch(step)
+        output = model_output(self.ddp, batch, training=True)
+        terms = weighted_loss_terms(batch, output, self.loss_weights, self.head_weights)
+        names = list(terms.counts)
+        local_counts = torch.stack([terms.counts[p] for p in names]).detach()
+        counts = all_reduce_sum(local_counts, self.ctx)
+        global_counts = dict(zip(names, counts, strict=True))
+        loss = terms.total(self.loss_weights, global_counts)
+        self.optimizer.zero_grad(set_to_none=True)
+        # DDP averages gradients over processes: scale so that they sum instead
+        (loss * self.ctx.world_size).backward()
+        clip = self.config.optimizer.clip_grad
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        lam = {"energy": 1.0, "forces": 1.0, "stress": 1.0}
+        parts = torch.stack(
+            [loss.detach()]
+            + [lam[p] * terms.sums[p].detach() / global_counts[p].clamp(min=1) for p in names]
+        )
+        parts = all_reduce_sum(parts, self.ctx)
+        out = {"loss": float(parts[0])}
+        out.update({f"loss_{p}": float(v) for p, v in zip(names, parts[1:], strict=True)})
+        return out
+
+    # ----------------------------------------------------------------- evaluation
+    def validate(self) -> tuple[float, dict[str, dict[str, float]]]:
+        """Per-head validation results and the combined validation loss."""
+        results = evaluate_heads(
+            self.eval_model,
+            self.valid_graphs,
+            loss_weights=self.loss_weights,
+            head_weights=self.head_weights,
+            batch_size=self.config.training.valid_batch_size,
+            ctx=self.ctx,
+        )
+        total_w = sum(self.valid_weights[h] for h in results)
+        if total_w <= 0:
+            return math.nan, results
+        combined = sum(self.valid_weights[h] * r["loss"] for h, r in results.items()) / total_w
+        return combined, results
+
+    def evaluate_splits(self, model: MultiHeadMACE) -> dict[str, dict[str, dict[str, float]]]:
+        """Per-head metrics on the train, valid and test structures."""
+        out = {}
+        for split in ("train", "valid", "test"):
+            graphs = {
+                h: build_graphs(getattr(s, split), self.builder)
+                for h, s in self.setup.splits.items()
+                if getattr(s, split)
+            }
+            out[split] = evaluate_heads(
+                model,
+                graphs,
+                loss_weights=self.loss_weights,
+                head_weights=self.head_weights,
+                batch_size=self.config.training.valid_batch_size,
+                ctx=self.ctx,
+            )
+        return out
+
+    # ----------------------------------------------------------------- the loop
+    def fit(self, *, resume: bool = False) -> dict[str, Any]:
+        """Train to the end (or until early stopping or the time limit).
+
+        Args:
+            resume: Continue from ``checkpoint.pt`` in the output directory.
+
+        Returns:
+            The final results (also written to ``results.json``).
+        """
+        cfg, tc = self.config, self.config.training
+        if resume:
+            self.resume()
+        main = self.ctx.is_main
+        if main:
+            self.output.mkdir(parents=True, exist_ok=True)
+        log = (
+            RunLog(
+                self.output,
+                tensorboard=cfg.logging.tensorboard and main,
+                resume_step=self.step if resume else None,
+            )
+            if main
+            else None
+        )
+        if main and not resume:
+            log.write(
+                {
+                    "kind": "setup",
+                    "step": 0,
+                    "epoch": 0,
+                    **_jsonable(self.setup.summary),
+                    "batch": self.plan.describe(),
+                    "steps_per_epoch": self.steps_per_epoch,
+                }
+            )
+        start_time = time.monotonic()
+        bar = None
+        if main and cfg.logging.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True)
+        while self.step < self.total_steps and not self.stopped:
+            step = self.step
+            epoch = step // self.steps_per_epoch
+            parts = self.train_step(step)
+            self.step = step + 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(epoch=epoch, loss=f"{parts['loss']:.4g}")
+            lr = self.optimizer.param_groups[0]["lr"]
+            if main and (self.step % cfg.logging.log_every == 0 or self.step == 1):
+                log.write({"kind": "train", "step": self.step, "epoch": epoch, "lr": lr, **parts})
+            epoch_end = self.step % self.steps_per_epoch == 0
+            if epoch_end and (epoch + 1) % tc.eval_every == 0:
+                self._end_of_epoch(epoch, log, bar)
+            if tc.max_minutes is not None and (time.monotonic() - start_time) > 60 * tc.max_minutes:
+                self.stopped = f"time limit of {tc.max_minutes} min"
+            if epoch_end or self.step % tc.checkpoint_every == 0 or self.stopped:
+                self._save_checkpoint()
+        if bar is not None:
+            bar.close()
+        if not self.stopped:
+            self.stopped = "last step"
+        self._save_checkpoint()
+        return self._finish(log)
+
+    def _end_of_epoch(self, epoch: int, log: RunLog | None, bar) -> None:
+        combined, results = self.validate()
+        if log is not None:
+            for head, r in results.items():
+                log.write({"kind": "valid", "step": self.step, "epoch": epoch, "head": head, **r})
+            log.write(
+                {"kind": "valid_combined", "step": self.step, "epoch": epoch, "loss": combined}
+            )
+        if bar is not None and results:
+            bar.write(format_metrics(results, f"epoch {epoch}: valid loss {combined:.5g}"))
+        if math.isnan(combined):
+            return
+        self.scheduler.step(combined)
+        if combined < self.best_loss:
+            self.best_loss = combined
+            self.best_step = self.step
+            self.bad_evals = 0
+            self._save_model(self.eval_model, MODEL_NAME)
+        else:
+            self.bad_evals += 1
+            if self.bad_evals >= self.config.training.patience:
+                self.stopped = f"early stopping after {self.bad_evals} evaluations"
+
+    def _finish(self, log: RunLog | None) -> dict[str, Any]:
+        self._save_model(self.eval_model, LAST_MODEL_NAME)
+        best_path = self.output / MODEL_NAME
+        if self.ctx.is_main and not best_path.exists():
+            # no validation data: the last model is the model
+            self._save_model(self.eval_model, MODEL_NAME)
+        if self.ctx.distributed:
+            torch.distributed.barrier()
+        from mmh_heads import load_model
+
+        best = load_model(best_path, device=self.ctx.device).to(self.model.dtype)
+        results = {
+            "stopped": self.stopped,
+            "steps": self.step,
+            "best_step": self.best_step,
+            "best_valid_loss": self.best_loss,
+            "model": str(best_path),
+            "metrics": self.evaluate_splits(best),
+        }
+        if log is not None:
+            for split, per_head in results["metrics"].items():
+                for head, r in per_head.items():
+                    log.write(
+                        {"kind": "final", "split": split, "step": self.step, "head": head, **r}
+                    )
+            log.close()
+            (self.output / "results.json").write_text(json.dumps(_jsonable(results), indent=2))
+            if self.config.logging.plots:
+                plot_learning_curves(log.jsonl, self.output / "learning_curves.png")
+        return results
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -47,7 +47,7 @@ def test_overrides(tmp_path):
     assert cfg.training.epochs == 7
     assert cfg.heads["bulk"].dataset == "bulk"
     assert cfg.optimizer.clip_grad is None
-    with pytest.raises(ConfigError, match="unknown key 'training.epoch'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'training\.epoch'"):
         load_config(None, ["training.epoch=2"])
 
 

@@ -59,7 +59,7 @@ def allocate(sources: Sequence[Source], batch_size: int) -> list[int]:
     for k in order[: batch_size - sum(counts)]:
         counts[k] += 1
     # a source that asked for a share must appear in every batch
-    for k, s in enumerate(sources):
+    for k in range(len(sources)):
         if counts[k] == 0 and exact[k] > 0 and batch_size >= len(sources):
             donor = max(range(len(sources)), key=lambda i: counts[i])
             counts[donor] -= 1

@@ -78,9 +78,7 @@ class BenchmarkResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BenchmarkResult:
         """Rebuild from :meth:`to_dict` output."""
-        metrics = {
-            k: (float("nan") if v is None else float(v)) for k, v in data["metrics"].items()
-        }
+        metrics = {k: (float("nan") if v is None else float(v)) for k, v in data["metrics"].items()}
         return cls(
             name=data["name"],
             domain=data["domain"],

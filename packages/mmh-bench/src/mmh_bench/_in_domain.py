@@ -1,0 +1,239 @@
+"""Errors of each head on the bundled test splits (energy, forces, stress)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from ase.calculators.calculator import CalculationFailed
+
+from ._elements import calculator_elements, describe_calculator, normalise_elements
+from ._result import BenchmarkResult
+
+__all__ = ["in_domain", "in_domain_key"]
+
+#: Force components (and stress components) kept in ``data`` for parity plots, per dataset.
+MAX_STORED_COMPONENTS = 6000
+
+
+def in_domain_key(dataset: str) -> str:
+    """Prefix of a dataset's metric keys: ``"mol-base"`` → ``"mol_base"``."""
+    return dataset.replace("-", "_")
+
+
+def _is_calculator(obj: Any) -> bool:
+    return hasattr(obj, "get_potential_energy") or hasattr(obj, "calculate")
+
+
+def _resolver(calculators: Any) -> Callable[[str], Any]:
+    """A function head → calculator, created once per head."""
+    if isinstance(calculators, Mapping):
+
+        def from_mapping(head: str) -> Any:
+            if head not in calculators:
+                raise KeyError(
+                    f"in_domain: no calculator for head {head!r}; calculators are given for "
+                    f"{sorted(calculators)}"
+                )
+            return calculators[head]
+
+        return from_mapping
+    if _is_calculator(calculators):
+        return lambda head: calculators
+    if callable(calculators):
+        cache: dict[str, Any] = {}
+
+        def from_factory(head: str) -> Any:
+            if head not in cache:
+                cache[head] = calculators(head)
+            return cache[head]
+
+        return from_factory
+    raise TypeError(
+        "in_domain: calculators must be an ASE calculator, a mapping head -> calculator or a "
+        f"function head -> calculator, got {type(calculators).__name__}"
+    )
+
+
+def _evenly(n: int, k: int | None) -> np.ndarray:
+    if k is None or k >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(int))
+
+
+def _errors(pred: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    if pred.size == 0:
+        return math.nan, math.nan
+    d = pred - ref
+    return float(np.abs(d).mean()), float(np.sqrt((d**2).mean()))
+
+
+def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if values.size <= MAX_STORED_COMPONENTS:
+        return np.arange(values.size)
+    return np.sort(rng.choice(values.size, MAX_STORED_COMPONENTS, replace=False))
+
+
+def _evaluate(name: str, head: str, calc: Any, split: str, max_frames: int | None, elements):
+    from mmh_data import datasets
+
+    frames = datasets.load_atoms(name, split)
+    has_stress = bool(datasets.metadata(name).get("has_stress", False))
+    supported = set(elements) if elements is not None else None
+    e_ref, e_pred, f_ref, f_pred, s_ref, s_pred, n_atoms = [], [], [], [], [], [], []
+    skipped, failures = 0, []
+    for k in _evenly(len(frames), max_frames):
+        atoms = frames[int(k)]
+        if supported is not None and not set(atoms.get_chemical_symbols()) <= supported:
+            skipped += 1
+            continue
+        ref_e = float(atoms.info["REF_energy"])
+        ref_f = np.array(atoms.arrays["REF_forces"], dtype=float)
+        ref_s = atoms.info.get("REF_stress") if has_stress and atoms.pbc.all() else None
+        atoms = atoms.copy()
+        atoms.calc = calc
+        try:
+            energy = float(atoms.get_potential_energy())
+            forces = np.array(atoms.get_forces(), dtype=float)
+            stress = None if ref_s is None else np.array(atoms.get_stress(voigt=True))
+        except CalculationFailed as err:
+            failures.append(f"{name}[{int(k)}] {atoms.get_chemical_formula()}: {err}")
+            continue
+        n_atoms.append(len(atoms))
+        e_ref.append(ref_e / len(atoms))
+        e_pred.append(energy / len(atoms))
+        f_ref.append(ref_f.ravel())
+        f_pred.append(forces.ravel())
+        if stress is not None:
+            s_ref.append(np.asarray(ref_s, dtype=float))
+            s_pred.append(stress)
+    if not e_ref:
+        raise RuntimeError(
+            f"in_domain: no frame of {name}/{split} could be evaluated "
+            f"({skipped} with unsupported elements, {len(failures)} failed"
+            + (f"; first failure: {failures[0]}" if failures else "")
+            + ")"
+        )
+    return {
+        "head": head,
+        "e": (np.array(e_pred), np.array(e_ref)),
+        "f": (np.concatenate(f_pred), np.concatenate(f_ref)),
+        "s": (np.concatenate(s_pred), np.concatenate(s_ref)) if s_ref else None,
+        "n_frames": len(e_ref),
+        "n_atoms": int(sum(n_atoms)),
+        "skipped": skipped,
+        "failures": failures,
+    }
+
+
+def in_domain(
+    calculators: Any,
+    datasets: Sequence[str] | None = None,
+    heads: Mapping[str, str] | None = None,
+    *,
+    split: str = "test",
+    max_frames: int | None = None,
+    elements: Sequence[str | int] | None = None,
+    seed: int = 0,
+) -> BenchmarkResult:
+    """Energy, force and stress errors of each head on its bundled test split.
+
+    Every dataset of :mod:`mmh_data.datasets` is evaluated with the head that was trained
+    on it: ``heads`` maps dataset → head (default: the head named like the dataset). The
+    calculator of a head comes from ``calculators``:
+
+    - one ASE calculator, used for every dataset (e.g. a reference method or a single-head
+      model; the head names are then only labels),
+    - a mapping head → calculator, or
+    - a factory ``head -> calculator`` (called once per head), e.g.
+      ``lambda head: MMHCalculator("model.safetensors", head=head)``.
+
+    Frames with elements the calculator does not support (``calc.elements``, EMT's table or
+    ``elements``) are skipped and counted; frames whose calculation fails
+    (``CalculationFailed``) are counted as failures.
+
+    Args:
+        calculators: See above.
+        datasets: Bundled dataset names (default: all installed ones).
+        heads: Dataset → head name.
+        split: Split to evaluate (``"test"``; ``mol-base`` has only ``test``).
+        max_frames: Evaluate at most this many frames per dataset, evenly spaced in file
+            order (all frames by default).
+        elements: Elements the calculator supports, when it cannot say itself.
+        seed: Seed of the subsample of force components stored for parity plots.
+
+    Returns:
+        ``in_domain`` (domain ``in_domain``, reported, not scored). For each dataset
+        ``<d>`` (``-`` becomes ``_``) the metrics ``<d>_energy_mae_mev_per_atom``,
+        ``<d>_energy_rmse_mev_per_atom``, ``<d>_forces_mae_mev_per_a``,
+        ``<d>_forces_rmse_mev_per_a``, ``<d>_n_frames`` and, where stress is labelled,
+        ``<d>_stress_mae_mev_per_a3`` and ``<d>_stress_rmse_mev_per_a3``. Force errors run
+        over Cartesian components. ``data[<dataset>]`` holds the head, counts, failures and
+        the reference and predicted values for parity plots (per-atom energies of every
+        frame; a random subsample of at most 6000 force components).
+    """
+    from mmh_data import datasets as bundled
+
+    names = list(datasets) if datasets is not None else bundled.names()
+    if not names:
+        raise ValueError("in_domain: no datasets to evaluate")
+    heads = dict(heads or {})
+    resolve = _resolver(calculators)
+    single = _is_calculator(calculators) and not isinstance(calculators, Mapping)
+    metrics, units, data = {}, {}, {}
+    rng = np.random.default_rng(seed)
+    described = []
+    for name in names:
+        head = heads.get(name, name)
+        calc = resolve(head)
+        described.append(f"{name}: {describe_calculator(calc)}")
+        supported = (
+            normalise_elements(elements) if elements is not None else calculator_elements(calc)
+        )
+        out = _evaluate(name, head, calc, split, max_frames, supported)
+        key = in_domain_key(name)
+        mae, rmse = _errors(*out["e"])
+        metrics[f"{key}_energy_mae_mev_per_atom"] = mae * 1000.0
+        metrics[f"{key}_energy_rmse_mev_per_atom"] = rmse * 1000.0
+        units[f"{key}_energy_mae_mev_per_atom"] = "meV/atom"
+        units[f"{key}_energy_rmse_mev_per_atom"] = "meV/atom"
+        mae, rmse = _errors(*out["f"])
+        metrics[f"{key}_forces_mae_mev_per_a"] = mae * 1000.0
+        metrics[f"{key}_forces_rmse_mev_per_a"] = rmse * 1000.0
+        units[f"{key}_forces_mae_mev_per_a"] = "meV/Å"
+        units[f"{key}_forces_rmse_mev_per_a"] = "meV/Å"
+        metrics[f"{key}_n_frames"] = float(out["n_frames"])
+        units[f"{key}_n_frames"] = "count"
+        entry = {
+            "head": None if single else head,
+            "split": split,
+            "n_frames": out["n_frames"],
+            "n_atoms": out["n_atoms"],
+            "skipped_frames": out["skipped"],
+            "failed_frames": len(out["failures"]),
+            "failures": out["failures"][:10],
+            "energy_per_atom_ref_ev": out["e"][1],
+            "energy_per_atom_pred_ev": out["e"][0],
+        }
+        pick = _sample(out["f"][1], rng)
+        entry["forces_ref_ev_per_a"] = out["f"][1][pick]
+        entry["forces_pred_ev_per_a"] = out["f"][0][pick]
+        if out["s"] is not None:
+            mae, rmse = _errors(*out["s"])
+            metrics[f"{key}_stress_mae_mev_per_a3"] = mae * 1000.0
+            metrics[f"{key}_stress_rmse_mev_per_a3"] = rmse * 1000.0
+            units[f"{key}_stress_mae_mev_per_a3"] = "meV/Å³"
+            units[f"{key}_stress_rmse_mev_per_a3"] = "meV/Å³"
+            entry["stress_ref_ev_per_a3"] = out["s"][1]
+            entry["stress_pred_ev_per_a3"] = out["s"][0]
+        data[name] = entry
+    return BenchmarkResult(
+        name="in_domain",
+        domain="in_domain",
+        metrics=metrics,
+        units=units,
+        data={"datasets": data},
+        calculator="; ".join(dict.fromkeys(described)),
+    )

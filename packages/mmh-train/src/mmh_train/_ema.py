@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,14 +21,28 @@ class ExponentialMovingAverage:
     Args:
         model: The trained model (copied once; later updates read its parameters).
         decay: The EMA decay.
+        factory: Builds an empty copy of the model's architecture, into which the model's
+            state is loaded (default: ``copy.deepcopy``). A deep copy of a module holding
+            ``torch.fx`` graphs (e3nn's compiled tensor products) registers the graphs'
+            constants as extra state, so the copy's ``state_dict`` would not load into a
+            freshly built model; rebuilding avoids that.
     """
 
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        decay: float,
+        factory: Callable[[], torch.nn.Module] | None = None,
+    ) -> None:
         if not 0 < decay < 1:
             raise ValueError(f"decay must be in (0, 1), got {decay}")
         self.decay = float(decay)
         self.num_updates = 0
-        self.module = copy.deepcopy(model)
+        if factory is None:
+            self.module = copy.deepcopy(model)
+        else:
+            self.module = factory()
+            self.module.load_state_dict(model.state_dict())
         for p in self.module.parameters():
             p.requires_grad_(False)
 

@@ -140,7 +140,12 @@ class Trainer:
         )
         self.ema = None
         if oc.ema_decay is not None:
-            self.ema = ExponentialMovingAverage(self.model, oc.ema_decay)
+            model = self.model
+            self.ema = ExponentialMovingAverage(
+                model,
+                oc.ema_decay,
+                factory=lambda: MultiHeadMACE(model.config, dtype=model.dtype).to(ctx.device),
+            )
         self.ddp = self.model
         if ctx.distributed:
             self.ddp = DistributedDataParallel(
@@ -348,10 +353,20 @@ class Trainer:
                 bar.set_postfix(epoch=epoch, loss=f"{parts['loss']:.4g}")
             lr = self.optimizer.param_groups[0]["lr"]
             if main and (self.step % cfg.logging.log_every == 0 or self.step == 1):
-                log.write({"kind": "train", "step": self.step, "epoch": epoch, "lr": lr, **parts})
+                elapsed = time.monotonic() - start_time
+                log.write(
+                    {
+                        "kind": "train",
+                        "step": self.step,
+                        "epoch": epoch,
+                        "lr": lr,
+                        "elapsed": elapsed,
+                        **parts,
+                    }
+                )
             epoch_end = self.step % self.steps_per_epoch == 0
             if epoch_end and (epoch + 1) % tc.eval_every == 0:
-                self._end_of_epoch(epoch, log, bar)
+                self._end_of_epoch(epoch, log, bar, start_time)
             if tc.max_minutes is not None and (time.monotonic() - start_time) > 60 * tc.max_minutes:
                 self.stopped = f"time limit of {tc.max_minutes} min"
             if epoch_end or self.step % tc.checkpoint_every == 0 or self.stopped:
@@ -363,13 +378,21 @@ class Trainer:
         self._save_checkpoint()
         return self._finish(log)
 
-    def _end_of_epoch(self, epoch: int, log: RunLog | None, bar) -> None:
+    def _end_of_epoch(self, epoch: int, log: RunLog | None, bar, start_time: float) -> None:
         combined, results = self.validate()
+        elapsed = time.monotonic() - start_time  # training and validation so far
         if log is not None:
             for head, r in results.items():
                 log.write({"kind": "valid", "step": self.step, "epoch": epoch, "head": head, **r})
             log.write(
-                {"kind": "valid_combined", "step": self.step, "epoch": epoch, "loss": combined}
+                {
+                    "kind": "valid_combined",
+                    "step": self.step,
+                    "epoch": epoch,
+                    "loss": combined,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "elapsed": elapsed,
+                }
             )
         if bar is not None and results:
             bar.write(format_metrics(results, f"epoch {epoch}: valid loss {combined:.5g}"))

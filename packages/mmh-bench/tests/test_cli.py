@@ -121,25 +121,28 @@ def test_list(capsys):
 
 def test_suite_records_a_failing_benchmark_and_goes_on(tmp_path):
     options = SuiteOptions(
-        pairs=["Al-Al"],
+        pairs=["Al-F"],  # EMT has no F: diatomics fails
         diatomic_points=10,
         slab_size=(2, 2),
         slab_layers=3,
         h_distances=(50.0,),
-        elements=["Al"],
     )
     run = run_suite(
         CoulombLike(),
-        ["slab_extensivity", "h_additivity", "diatomics", "speed"],
+        ["physicality"],
         options=options,
         out_dir=tmp_path,
         description="toy",
     )
-    assert [r.name for r in run.results] == ["slab_extensivity", "h_additivity", "diatomics"]
+    assert [r.name for r in run.results] == ["slab_extensivity", "h_additivity"]
     assert run.results[0].metrics["delta_mev"] > 100.0  # the non-local toy is caught
+    assert run.results[1].metrics["max_abs_df_mev_per_a"] > 1.0
     assert run.results[0].calculator == "toy"
-    assert set(run.failures) <= {"speed"}
-    assert run.report is not None and run.report.is_file()
+    assert list(run.failures) == ["diatomics"]
+    assert "no element(s) ['F']" in run.failures["diatomics"]
+    text = run.report.read_text()
+    assert "## Failed benchmarks" in text and "| diatomics | ValueError: diatomics:" in text
+    assert json.loads((tmp_path / "run.json").read_text())["failures"] == run.failures
 
 
 def test_resolve_benchmarks():

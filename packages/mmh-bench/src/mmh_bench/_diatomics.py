@@ -41,8 +41,8 @@ _UNITS = {
     "force_flips": "count",
     "energy_minima": "count",
     "inflections": "count",
-    "spearman_repulsive": "1",
-    "spearman_attractive": "1",
+    "spearman_repulsive": "",
+    "spearman_attractive": "",
 }
 
 

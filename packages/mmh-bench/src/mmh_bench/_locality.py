@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.build import fcc111
+from ase.calculators.calculator import CalculationFailed
 
 from ._elements import calculator_elements, describe_calculator, normalise_elements
 from ._result import BenchmarkResult
@@ -49,16 +50,22 @@ def fcc111_slab(metal: str, size: tuple[int, int] = (4, 4), layers: int = 8) -> 
     return slab
 
 
-def _energy(calc: Any, atoms: Atoms) -> float:
+def _energy_forces(
+    calc: Any, atoms: Atoms, what: str, forces: bool = True
+) -> tuple[float, np.ndarray | None]:
+    """Single point; a failed calculation is re-raised naming the structure."""
     atoms = atoms.copy()
     atoms.calc = calc
-    return float(atoms.get_potential_energy())
+    try:
+        energy = float(atoms.get_potential_energy())
+        f = np.array(atoms.get_forces(), dtype=float) if forces else None
+    except CalculationFailed as err:
+        raise CalculationFailed(f"{what} ({len(atoms)} atoms): {err}") from err
+    return energy, f
 
 
-def _energy_forces(calc: Any, atoms: Atoms) -> tuple[float, np.ndarray]:
-    atoms = atoms.copy()
-    atoms.calc = calc
-    return float(atoms.get_potential_energy()), np.array(atoms.get_forces(), dtype=float)
+def _energy(calc: Any, atoms: Atoms, what: str) -> float:
+    return _energy_forces(calc, atoms, what, forces=False)[0]
 
 
 def _in_cell(atoms: Atoms, cell: np.ndarray) -> Atoms:
@@ -79,9 +86,10 @@ def _pair_delta(
     cell = np.array(bottom.cell[:], dtype=float)
     cell[2] = [0.0, 0.0, t_bottom + t_top + 2.0 * gap]
     bottom, top = _in_cell(bottom, cell), _in_cell(top, cell)
-    e1 = _energy(calc, bottom)
-    e2 = _energy(calc, top)
-    e12 = _energy(calc, bottom + top)
+    stack = f"slab_extensivity {lower}|{upper}"
+    e1 = _energy(calc, bottom, f"{stack}: lower {lower} slab alone")
+    e2 = _energy(calc, top, f"{stack}: upper {upper} slab alone")
+    e12 = _energy(calc, bottom + top, f"{stack}: both slabs")
     return {
         "metals": [lower, upper],
         "n_atoms": [len(bottom), len(top)],
@@ -111,7 +119,8 @@ def slab_extensivity(
     all the test needs.
 
     With ``same_metal`` (default) each metal is also stacked on a copy of itself, which
-    gives one Δ per metal. The metric is the worst |Δ| of all stacks.
+    gives one Δ per metal (``metals`` may also name one metal twice, e.g. for a calculator
+    whose SCF does not converge on the others). The metric is the worst |Δ| of all stacks.
 
     Args:
         calc: Any ASE calculator.
@@ -130,8 +139,10 @@ def slab_extensivity(
     _require(calc, [lower, upper], "slab_extensivity")
     stacks = [_pair_delta(calc, lower, upper, size, layers, gap)]
     per_metal = {}
-    if same_metal:
-        for metal in dict.fromkeys([lower, upper]):
+    if lower == upper:
+        per_metal[lower] = stacks[0]["delta_mev"]
+    elif same_metal:
+        for metal in (lower, upper):
             stack = _pair_delta(calc, metal, metal, size, layers, gap)
             stacks.append(stack)
             per_metal[metal] = stack["delta_mev"]
@@ -190,13 +201,13 @@ def h_additivity(
     cell = np.array(slab.cell[:], dtype=float)
     cell[2] = [0.0, 0.0, top + 2.0 * max(distances)]
     slab = _in_cell(slab, cell)
-    e_slab, f_slab = _energy_forces(calc, slab)
+    e_slab, f_slab = _energy_forces(calc, slab, f"h_additivity: {metal} slab alone")
     centre = 0.5 * (cell[0] + cell[1])
     norms, per_distance = [], []
     for d in distances:
         hydrogen = _in_cell(Atoms("H", positions=[[centre[0], centre[1], top + d]]), cell)
-        e_h, f_h = _energy_forces(calc, hydrogen)
-        e_both, f_both = _energy_forces(calc, slab + hydrogen)
+        e_h, f_h = _energy_forces(calc, hydrogen, f"h_additivity: H alone at {d} Å")
+        e_both, f_both = _energy_forces(calc, slab + hydrogen, f"h_additivity: H {d} Å above")
         df = f_both - np.vstack([f_slab, f_h])
         n = np.linalg.norm(df, axis=1) * 1000.0
         norms.append(n)

@@ -79,7 +79,7 @@ def plot_diatomics(
     per_page: int = 36,
 ) -> list[Path]:
     """Energy curves of the diatomics, one panel per pair, energies shifted to zero at the
-    largest separation; pages of ``per_page`` panels.
+    largest separation that has a value; pages of ``per_page`` panels.
 
     Args:
         distances: The common distance grid (Å).
@@ -123,7 +123,7 @@ def plot_diatomics(
         for ax in axes[-1]:
             ax.set_xlabel("r (Å)", fontsize=8)
         for ax in axes[:, 0]:
-            ax.set_ylabel("E − E(r_max) (eV)", fontsize=8)
+            ax.set_ylabel("E − E(farthest) (eV)", fontsize=8)
         fig.tight_layout()
         target = path if page == 0 else path.with_name(f"{path.stem}_{page + 1}{path.suffix}")
         written.append(_save(fig, target))

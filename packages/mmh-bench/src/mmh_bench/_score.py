@@ -136,9 +136,9 @@ def _rows() -> tuple[ScoreRow, ...]:
          1.0, 10.0, "Mathematical/physical (single minimum)"),
         ("physicality", "diatomics", "inflections", "Diatomic inflections", "count", "L", 2.0,
          10.0, "Mathematical/physical (typical Morse shape)"),
-        ("physicality", "diatomics", "spearman_repulsive", "Spearman ρ(E_rep)", "1", "H", -1.0,
+        ("physicality", "diatomics", "spearman_repulsive", "Spearman ρ(E_rep)", "", "H", -1.0,
          -0.5, "Mathematical (perfect anticorrelation)"),
-        ("physicality", "diatomics", "spearman_attractive", "Spearman ρ(E_att)", "1", "H", 1.0,
+        ("physicality", "diatomics", "spearman_attractive", "Spearman ρ(E_att)", "", "H", 1.0,
          0.0, "Mathematical (perfect correlation)"),
     ]
     # fmt: on

@@ -135,7 +135,7 @@ def _panel(ax, ref, pred, label: str, unit: str) -> None:
     pred = np.asarray(pred, dtype=float)
     ok = np.isfinite(ref) & np.isfinite(pred)
     ref, pred = ref[ok], pred[ok]
-    ax.scatter(ref, pred, s=4, alpha=0.5, color="C0", lw=0)
+    ax.scatter(ref, pred, s=12 if ref.size < 200 else 4, alpha=0.6, color="C0", lw=0)
     if ref.size:
         lo = float(min(ref.min(), pred.min()))
         hi = float(max(ref.max(), pred.max()))

@@ -310,10 +310,10 @@ def _draw(results: list[BenchmarkResult], scores: Scores, out_dir: Path) -> dict
                     ]
                 except (TypeError, ValueError):
                     continue
-                unit = r.data.get("unit", "")
-                figures[r.name] = rel(
-                    [plot_parity([(r.name, unit, *values)], fig_dir / f"parity_{r.name}.png")]
-                )
+                unit = str(r.data.get("unit", ""))
+                label = str(r.data.get("quantity", "value"))
+                path = fig_dir / f"parity_{r.name}.png"
+                figures[r.name] = rel([plot_parity([(label, unit, *values)], path, r.name)])
     return figures
 
 

@@ -1,6 +1,28 @@
-"""The ASE calculator of mmh models.
+"""The ASE calculator of mmh models: head choice, dtype, device, optional DFT-D3
+dispersion and ``torch.compile``.
 
-Not implemented yet: the package holds what it needs to build and install.
+Example:
+    >>> from ase.build import bulk
+    >>> from mmh_ase import MMHCalculator, list_heads
+    >>> list_heads("model.safetensors")  # doctest: +SKIP
+    ['pbe', 'r2scan']
+    >>> atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    >>> atoms.calc = MMHCalculator("model.safetensors", head="pbe")  # doctest: +SKIP
+    >>> atoms.get_forces()  # doctest: +SKIP
 """
 
+from ._calculator import MMHCalculator
+from ._dispersion import D3Dispersion, D3Params, DispersionUnavailableError
+from ._heads import HeadSelectionError, list_heads
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "D3Dispersion",
+    "D3Params",
+    "DispersionUnavailableError",
+    "HeadSelectionError",
+    "MMHCalculator",
+    "__version__",
+    "list_heads",
+]

@@ -1,0 +1,23 @@
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(params=[torch.float32, torch.float64], ids=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory):
+    """A two-head model (float64) saved to a file."""
+    from ase_kit import shared_model
+    from mmh_heads import save_model
+
+    return save_model(shared_model(), tmp_path_factory.mktemp("model") / "two-head.safetensors")

@@ -1,0 +1,189 @@
+"""The calculator agrees with the model called directly, and follows ASE's conventions."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.calculators.calculator import PropertyNotImplementedError
+from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+from ase_kit import E0S, HEADS, R_MAX, make_model, molecule, shared_model, triclinic
+from mmh_ase import MMHCalculator
+from mmh_data import Configuration, UnknownElementError, build_graph, collate
+from mmh_heads import save_model
+
+TOL = {torch.float32: 2e-5, torch.float64: 1e-10}
+
+
+def direct(model, atoms, head_index, dtype):
+    """The model called on its own: graph from mmh_data, one head index."""
+    config = Configuration(
+        atomic_numbers=atoms.numbers,
+        positions=atoms.positions,
+        cell=atoms.cell.array,
+        pbc=atoms.pbc,
+    )
+    batch = collate([build_graph(config, cutoff=R_MAX, dtype=dtype)])
+    batch.head = torch.tensor([head_index])
+    periodic = atoms.cell.rank == 3
+    out = model(batch, compute_stress=periodic)
+    return {k: v.detach().double().numpy() for k, v in out.items()}
+
+
+def close(a, b, dtype):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = max(1.0, float(np.abs(b).max()))
+    assert np.abs(a - b).max() <= TOL[dtype] * scale, (a, b)
+
+
+@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("structure", ["periodic", "molecule"])
+def test_matches_direct_model_call(dtype, head, structure):
+    """Energy, forces, stress and per-atom energies equal the model's own outputs."""
+    model = shared_model(dtype)
+    atoms = triclinic(1) if structure == "periodic" else molecule(2)
+    ref = direct(model, atoms, HEADS.index(head), dtype)
+    atoms.calc = MMHCalculator(model, head=head)
+    close(atoms.get_potential_energy(), ref["energy"][0], dtype)
+    close(atoms.get_potential_energy(force_consistent=True), ref["energy"][0], dtype)
+    close(atoms.get_forces(), ref["forces"], dtype)
+    close(atoms.get_potential_energies(), ref["node_energy"], dtype)
+    e0 = np.array([E0S.get(head, {}).get(int(z), 0.0) for z in atoms.numbers])
+    close(atoms.calc.get_property("node_energy"), ref["node_energy"] - e0, dtype)
+    if structure == "periodic":
+        stress = ref["stress"][0]
+        voigt = [stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]]
+        close(atoms.get_stress(), voigt, dtype)
+        close(atoms.get_stress(voigt=False), stress, dtype)
+    else:
+        with pytest.raises(PropertyNotImplementedError, match="three-dimensional cell"):
+            atoms.get_stress()
+    assert atoms.calc.results["forces"].dtype == np.float64
+
+
+def test_dtype_conversion_of_a_float64_model_matches_a_float32_model():
+    """dtype='float32' on a float64 model gives the float32 model's numbers."""
+    atoms = triclinic(3)
+    model64 = shared_model(torch.float64)
+    model32 = make_model(dtype=torch.float32, seed=1)
+    model32.load_state_dict(model64.state_dict())
+    atoms.calc = MMHCalculator(model64, head="base", dtype="float32")
+    assert atoms.calc.dtype == torch.float32
+    ref = direct(model32, atoms, 0, torch.float32)
+    close(atoms.get_forces(), ref["forces"], torch.float32)
+    close(atoms.get_stress(voigt=False), ref["stress"][0], torch.float32)
+
+
+def test_forces_and_stress_are_derivatives_of_the_energy():
+    """Finite differences of the calculator's energy give its forces and stress (ASE signs)."""
+    atoms = triclinic(4)
+    atoms.calc = MMHCalculator(shared_model(), head="base", dtype="float64")
+    forces = atoms.get_forces()
+    stress = atoms.get_stress()
+    assert np.abs(calculate_numerical_forces(atoms, eps=1e-5) - forces).max() < 1e-7
+    assert np.abs(calculate_numerical_stress(atoms, eps=1e-6) - stress).max() < 1e-7
+    assert np.abs(stress).max() > 1e-4  # a non-trivial check
+
+
+def test_per_atom_energies_sum_to_the_energy_and_forces_sum_to_zero(dtype):
+    atoms = triclinic(5)
+    atoms.calc = MMHCalculator(shared_model(dtype), head="base")
+    close(atoms.get_potential_energies().sum(), atoms.get_potential_energy(), dtype)
+    assert np.abs(atoms.get_forces().sum(axis=0)).max() < 50 * TOL[dtype]
+
+
+def test_slab_has_stress_and_translation_invariance():
+    """A slab (pbc T, T, F) with a 3-D cell has a stress; a rigid shift changes nothing."""
+    atoms = triclinic(6)
+    atoms.pbc = [True, True, False]
+    atoms.cell[2] = [0.0, 0.0, 12.0]
+    atoms.calc = MMHCalculator(shared_model(), head="base")
+    e, f, s = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+    atoms.positions += [0.3, -0.2, 0.7]
+    assert atoms.get_potential_energy() == pytest.approx(e, abs=1e-10)
+    np.testing.assert_allclose(atoms.get_forces(), f, atol=1e-10)
+    np.testing.assert_allclose(atoms.get_stress(), s, atol=1e-10)
+
+
+def test_results_are_cached_and_recomputed_after_a_move():
+    atoms = molecule(7)
+    calc = MMHCalculator(shared_model(), head="new")
+    atoms.calc = calc
+    e = atoms.get_potential_energy()
+    calls = []
+    original = calc.evaluate
+    calc.evaluate = lambda *a, **k: calls.append(1) or original(*a, **k)
+    assert atoms.get_potential_energy() == e
+    atoms.get_forces()
+    assert not calls  # energy and forces come from one evaluation
+    atoms.positions[0] += 0.05
+    assert atoms.get_potential_energy() != e
+    assert len(calls) == 1
+
+
+def test_model_file_and_single_head_model(model_file, tmp_path):
+    """A file loads like the model object; a one-head model needs no head."""
+    atoms = triclinic(8)
+    from_file = MMHCalculator(model_file, head="new")
+    in_memory = MMHCalculator(shared_model(), head="new")
+    assert from_file.model_path == model_file and from_file.heads == list(HEADS)
+    assert from_file.get_potential_energy(atoms) == pytest.approx(
+        in_memory.get_potential_energy(atoms), abs=1e-12
+    )
+    single = save_model(shared_model().extract_head("new"), tmp_path / "one.safetensors")
+    calc = MMHCalculator(single)
+    assert calc.head == "new"
+    assert calc.get_potential_energy(atoms) == pytest.approx(
+        in_memory.get_potential_energy(atoms), abs=1e-12
+    )
+    assert "one.safetensors" in repr(calc) and "'new'" in repr(calc)
+
+
+def test_the_given_model_is_not_modified():
+    model = make_model(dtype=torch.float64)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    MMHCalculator(model, head="base", dtype="float32")
+    assert model.dtype == torch.float64 and model.heads == list(HEADS)
+    assert all(p.requires_grad for p in model.parameters())
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_unknown_element_is_named_with_the_element_table():
+    atoms = Atoms("CFe", positions=[[0, 0, 0], [0, 0, 1.8]])
+    atoms.calc = MMHCalculator(shared_model(), head="base")
+    with pytest.raises(UnknownElementError, match=r"Fe \(26\).*H \(1\), C \(6\), O \(8\), Al"):
+        atoms.get_potential_energy()
+
+
+def test_prebuilt_batch_gives_the_calculator_results():
+    atoms = triclinic(9)
+    calc = MMHCalculator(shared_model(), head="base")
+    batch = calc.build_batch(atoms)
+    assert batch.num_edges > 0 and batch.dtype == torch.float64
+    out = calc.evaluate(batch, stress=True)
+    atoms.calc = calc
+    energy = float(out["energy"].detach()[0])
+    assert energy == pytest.approx(atoms.get_potential_energy(), abs=1e-12)
+    np.testing.assert_allclose(out["forces"].numpy(), atoms.get_forces(), atol=1e-12)
+
+
+def test_bad_arguments_are_rejected(model_file):
+    with pytest.raises(ValueError, match="'float32' or 'float64'"):
+        MMHCalculator(model_file, head="base", dtype="float16")
+    with pytest.raises(ValueError, match="dispersion must be"):
+        MMHCalculator(model_file, head="base", dispersion="d4")
+    with pytest.raises(ValueError, match="dispersion is off"):
+        MMHCalculator(model_file, head="base", dispersion_params={"functional": "pbe"})
+    with pytest.raises(TypeError, match="model file path or a MultiHeadMACE"):
+        MMHCalculator(42, head="base")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_agrees_with_cpu():
+    atoms = triclinic(10)
+    cpu = MMHCalculator(shared_model(), head="base")
+    gpu = MMHCalculator(shared_model(), head="base", device="cuda")
+    assert gpu.get_potential_energy(atoms) == pytest.approx(cpu.get_potential_energy(atoms))
+    np.testing.assert_allclose(gpu.get_forces(atoms), cpu.get_forces(atoms), atol=1e-10)
+    np.testing.assert_allclose(gpu.get_stress(atoms), cpu.get_stress(atoms), atol=1e-10)

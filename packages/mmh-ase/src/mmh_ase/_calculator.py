@@ -63,10 +63,11 @@ class MMHCalculator(Calculator):
     - ``energy`` / ``free_energy``: total energy, E0s included (plus dispersion); the
       per-atom energies are summed in float64 whatever the model's dtype.
     - ``forces``: ``[N, 3]``, always computed together with the energy.
-    - ``stress``: computed only when asked for, and only for a structure with a
-      three-dimensional cell (``atoms.cell.rank == 3``); otherwise ASE's
-      :class:`~ase.calculators.calculator.PropertyNotImplementedError` is raised, as
-      ASE's own calculators do.
+    - ``stress``: computed with the energy and forces for every structure with a
+      three-dimensional cell (``atoms.cell.rank == 3``); for other structures, asking
+      for it raises ASE's
+      :class:`~ase.calculators.calculator.PropertyNotImplementedError`, as ASE's own
+      calculators do.
     - ``energies``: per-atom energies summing to ``energy`` (with dispersion, each atom
       gets half of its pair energies; then they are computed only when asked for).
     - ``node_energy``: the model's per-atom energies minus the head's E0s (the
@@ -262,12 +263,15 @@ class MMHCalculator(Calculator):
         properties: list[str] | None = None,
         system_changes: list[str] = all_changes,
     ) -> None:
-        """Compute energy, forces and per-atom energies, and the stress if asked for."""
+        """Compute energy, forces, per-atom energies and (with a 3-D cell) the stress."""
         properties = ["energy"] if properties is None else list(properties)
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        want_stress = "stress" in properties
-        if want_stress and atoms.cell.rank != 3:
+        # The stress costs little on top of the forces: it is computed for every
+        # structure with a three-dimensional cell, so that optimisers and MD that ask for
+        # forces and then stress (cell filters, NPT) need one evaluation, not two.
+        want_stress = atoms.cell.rank == 3
+        if "stress" in properties and not want_stress:
             raise PropertyNotImplementedError(
                 "stress needs a three-dimensional cell (atoms.cell.rank == 3); this structure "
                 f"has cell rank {atoms.cell.rank} and pbc {atoms.pbc.tolist()}"

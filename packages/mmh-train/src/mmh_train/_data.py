@@ -85,6 +85,26 @@ def _read(files: Sequence[str], keys: KeySpec, head: str, weights) -> list[Confi
     )
 
 
+def _load_splits(where: str, cfg, head: str, weights) -> HeadSplits:
+    """Train/valid/test of one head: files where given, else the bundled dataset's splits."""
+    keys = _keys(cfg.keys, where)
+    for split in ("train", "valid", "test"):
+        check_files(getattr(cfg, split), f"{where}.{split}")
+    if cfg.dataset is not None:
+        _check_dataset(cfg.dataset, where)
+    out = HeadSplits(head)
+    for split in ("train", "valid", "test"):
+        files = getattr(cfg, split)
+        if files:
+            configs = _read(files, keys, head, weights)
+        elif cfg.dataset is not None:
+            configs = _bundled_split(cfg.dataset, split, head)
+        else:
+            configs = []
+        setattr(out, split, configs)
+    return out
+
+
 def load_head(name: str, cfg: HeadDataConfig, *, seed: int) -> HeadSplits:
     """Read the train/valid/test structures of one head.
 
@@ -97,22 +117,9 @@ def load_head(name: str, cfg: HeadDataConfig, *, seed: int) -> HeadSplits:
         DataError: A malformed file or frame (the message names it).
     """
     where = f"heads.{name}"
-    keys = _keys(cfg.keys, where)
-    for split in ("train", "valid", "test"):
-        check_files(getattr(cfg, split), f"{where}.{split}")
-    out = HeadSplits(name)
+    out = _load_splits(where, cfg, name, cfg.config_type_weights)
     if cfg.dataset is not None:
-        _check_dataset(cfg.dataset, where)
         out.isolated_e0s = bundled.isolated_atom_energies(cfg.dataset)
-    for split in ("train", "valid", "test"):
-        files = getattr(cfg, split)
-        if files:
-            configs = _read(files, keys, name, cfg.config_type_weights)
-        elif cfg.dataset is not None:
-            configs = _bundled_split(cfg.dataset, split, name)
-        else:
-            configs = []
-        setattr(out, split, configs)
     isolated = [c for c in out.train if is_isolated_atom(c)]
     if isolated:
         out.isolated_e0s = {**out.isolated_e0s, **isolated_atom_energies(isolated)}
@@ -132,23 +139,11 @@ def load_head(name: str, cfg: HeadDataConfig, *, seed: int) -> HeadSplits:
 def load_replay_pool(cfg: ReplayConfig, head: str) -> HeadSplits:
     """The pre-training pool (``train``) and the base head's valid/test structures."""
     where = "finetune.replay"
-    keys = _keys(cfg.keys, where)
-    for split in ("train", "valid", "test"):
-        check_files(getattr(cfg, split), f"{where}.{split}")
     if cfg.dataset is None and not cfg.train:
         raise ConfigError(f"{where}: give the pre-training data as 'dataset' or 'train' files")
-    out = HeadSplits(head)
-    if cfg.dataset is not None:
-        _check_dataset(cfg.dataset, where)
+    out = _load_splits(where, cfg, head, None)
     for split in ("train", "valid", "test"):
-        files = getattr(cfg, split)
-        if files:
-            configs = _read(files, keys, head, None)
-        elif cfg.dataset is not None:
-            configs = _bundled_split(cfg.dataset, split, head)
-        else:
-            configs = []
-        setattr(out, split, [c for c in configs if not is_isolated_atom(c)])
+        setattr(out, split, [c for c in getattr(out, split) if not is_isolated_atom(c)])
     if not out.train:
         raise DataError(f"{where}: the replay pool is empty")
     return out

@@ -1,9 +1,10 @@
 """A trained model conserves energy in NVE molecular dynamics through the calculator.
 
-A small model is trained for about two minutes (300 full-batch Adam steps, float32, one
-thread) on one crystal of the bundled ``bulk`` dataset (GFN1-xTB energies and forces),
-saved, loaded by :class:`MMHCalculator` in float64 and run for 2 ps of velocity Verlet at
-300 K. The total energy must stay within 1 meV/atom of its start.
+A small model is trained for a few minutes (300 full-batch Adam steps, float32, one thread)
+on half of the rock-salt NaCl frames of the bundled ``bulk`` dataset (GFN1-xTB energies and
+forces), saved, loaded by :class:`MMHCalculator` in float64 and run for 2 ps of velocity
+Verlet at 300 K from the relaxed crystal. The total energy must stay within 1 meV/atom of
+its start.
 """
 
 import numpy as np
@@ -17,16 +18,17 @@ from mmh_data import GraphBuilder, collate, configurations_from_atoms, datasets
 from mmh_heads import ModelConfig, MultiHeadMACE, save_model
 from mmh_layers import BackboneConfig
 
-FAMILY = "Al-fcc"
+FAMILY = "NaCl-rs"
 HEAD = "gfn1"
 R_MAX = 5.0
 
 
 def _frames(part):
-    """Half of the crystal's frames of the dataset's training split, the other half held
-    out for validation (the dataset's own splits hold different crystals)."""
+    """Every other frame of the crystal (relaxation path, strained and rattled cells, MD
+    snapshots) to train on, the others to validate on (the dataset's own splits hold
+    other crystals)."""
     frames = [a for a in datasets.load_atoms("bulk", "train") if a.info["family"] == FAMILY]
-    return [a for k, a in enumerate(frames) if (k % 2 == 1) == (part == "valid")]
+    return frames[part == "valid" :: 2]
 
 
 def _batch(frames):
@@ -35,15 +37,18 @@ def _batch(frames):
     return collate([builder(c) for c in configs])
 
 
-def _train(steps: int = 300) -> tuple[MultiHeadMACE, float]:
-    """Full-batch Adam on energy + forces; returns the model and its validation force RMSE."""
+def _train(steps: int = 300) -> tuple[MultiHeadMACE, dict[str, float]]:
+    """Full-batch Adam on energy + forces; returns the model and force RMSEs and RMSs."""
     torch.manual_seed(0)
-    train, valid = _batch(_frames("train")), _batch(_frames("valid"))
-    e0 = {z: e for z, e in datasets.isolated_atom_energies("bulk").items() if z == 13}
-    per_atom = (train.energy - e0[13] * train.num_atoms) / train.num_atoms
+    frames = _frames("train")
+    train, valid = _batch(frames), _batch(_frames("valid"))
+    elements = tuple(sorted({int(z) for a in frames for z in a.numbers}))
+    e0 = {z: e for z, e in datasets.isolated_atom_energies("bulk").items() if z in elements}
+    e0_sum = torch.tensor([sum(e0[int(z)] for z in a.numbers) for a in frames])
+    per_atom = (train.energy - e0_sum) / train.num_atoms
     config = ModelConfig(
         BackboneConfig(
-            elements=(13,),
+            elements=elements,
             channels=16,
             max_L=1,
             max_ell=2,
@@ -69,22 +74,30 @@ def _train(steps: int = 300) -> tuple[MultiHeadMACE, float]:
         loss.backward()
         optimiser.step()
         schedule.step()
-    out = model(valid, compute_stress=False)
-    rmse = float((out["forces"] - valid.forces).pow(2).mean().sqrt())
-    return model.eval(), rmse
+    errors = {}
+    for name, batch in (("train", train), ("valid", valid)):
+        out = model(batch, compute_stress=False)
+        errors[f"{name}_rmse"] = float((out["forces"] - batch.forces).pow(2).mean().sqrt())
+        errors[f"{name}_rms"] = float(batch.forces.pow(2).mean().sqrt())
+    return model.eval(), errors
 
 
 @pytest.mark.slow
 def test_nve_conserves_energy_with_a_trained_model(tmp_path):
     torch.set_num_threads(1)
-    model, force_rmse = _train()
-    force_scale = float(_batch(_frames("valid")).forces.pow(2).mean().sqrt())
-    print(f"validation force RMSE {force_rmse:.4f} eV/Å (force RMS {force_scale:.4f} eV/Å)")
-    # learnt, not converged: two minutes of training on a few frames
-    assert force_rmse < 0.75 * force_scale
+    model, err = _train()
+    print(
+        f"force RMSE train {err['train_rmse']:.4f} eV/Å (RMS {err['train_rms']:.4f}), "
+        f"held out {err['valid_rmse']:.4f} eV/Å (RMS {err['valid_rms']:.4f})"
+    )
+    # the model has learnt the forces, on its training frames and on held-out ones
+    assert err["train_rmse"] < 0.2 * err["train_rms"]
+    assert err["valid_rmse"] < 0.3 * err["valid_rms"]
 
     path = save_model(model, tmp_path / "al.safetensors")
-    atoms = next(a for a in _frames("train") if a.info["config_type"] == "relax").copy()
+    # the end of the relaxation path: the crystal at its GFN1-xTB equilibrium
+    relaxed = [a for a in datasets.load_atoms("bulk", "train") if a.info["family"] == FAMILY]
+    atoms = [a for a in relaxed if a.info["config_type"] == "relax"][-1].copy()
     atoms.info.clear()
     atoms.calc = MMHCalculator(path, dtype="float64")
     thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
@@ -108,5 +121,6 @@ def test_nve_conserves_energy_with_a_trained_model(tmp_path):
         f"mean T = {np.mean(temperatures):.0f} K"
     )
     assert drift < 1e-3
-    assert 30 < np.mean(temperatures) < 600  # a crystal vibrating, neither frozen nor exploding
+    # a crystal vibrating (equipartition halves the initial 300 K), neither frozen nor melting
+    assert 30 < np.mean(temperatures) < 600
     assert np.ptp(totals[:50]) > 0  # the run did move

@@ -239,17 +239,7 @@ class MMHCalculator(Calculator):
         Returns:
             The model's outputs (see :meth:`mmh_heads.MultiHeadMACE.compute`).
         """
-        return self.model.compute(
-            batch.positions,
-            batch.atomic_numbers,
-            batch.edge_index,
-            batch.unit_shifts,
-            batch.cell,
-            batch.batch,
-            batch.head,
-            compute_forces=forces,
-            compute_stress=stress,
-        )
+        return self.model(batch, compute_forces=forces, compute_stress=stress)
 
     def _e0(self, atomic_numbers: torch.Tensor) -> np.ndarray:
         species = self.model.backbone.species(atomic_numbers)

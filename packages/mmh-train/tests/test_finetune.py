@@ -3,24 +3,22 @@ estimated E0s, the replay buffer and its share of every batch."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from heads_for_tests import tiny_model
 from mmh_data import GraphBuilder, collate
 from mmh_heads import load_model, save_model
-from mmh_train import Trainer, load_config, prepare_finetune
+from mmh_train import ConfigError, Trainer, load_config, prepare_finetune
 from train_kit import pretrain_config, write_config
 
 
-def _finetune_config(tmp_path, mode="replay", **changes):
+def _finetune_config(tmp_path, mode="replay", new_heads=("surf", "mol"), **changes):
     base = tiny_model()
     save_model(base, tmp_path / "base.safetensors")
     replay = {"dataset": "bulk", "count": 12, "batch_share": 0.25, "weight": 0.5}
     cfg = pretrain_config(
         tmp_path,
-        heads={
-            "surf": {"dataset": "surf", "max_train": 16},
-            "mol": {"dataset": "mol", "max_train": 16},
-        },
+        heads={name: {"dataset": name, "max_train": 16} for name in new_heads},
         finetune={"model": str(tmp_path / "base.safetensors"), "mode": mode, "replay": replay},
         **changes,
     )
@@ -72,12 +70,27 @@ def test_replay_buffer_count_weight_and_share(tmp_path):
     assert setup.valid_weights == {"bulk": 1.0, "surf": 1.0, "mol": 1.0}
 
 
-def test_naive_mode_has_no_replay(tmp_path):
-    config, _ = _finetune_config(tmp_path, mode="naive")
+def test_no_replay_mode_keeps_the_base_head_without_data(tmp_path):
+    config, _ = _finetune_config(tmp_path, mode="no-replay")
     setup = prepare_finetune(config)
     assert [s.name for s, _ in setup.streams] == ["surf", "mol"]
     assert setup.valid_weights["bulk"] == 0.0
     assert setup.splits["bulk"].test  # the base head is still evaluated
+
+
+def test_naive_mode_trains_the_base_readout_as_the_one_new_head(tmp_path):
+    config, base = _finetune_config(tmp_path, mode="naive")
+    with pytest.raises(ConfigError, match="naive fine-tuning trains one head"):
+        prepare_finetune(config)
+    config, base = _finetune_config(tmp_path, mode="naive", new_heads=("mol",))
+    setup = prepare_finetune(config)
+    model = setup.model
+    assert model.heads == ["mol"]
+    assert [s.name for s, _ in setup.streams] == ["mol"]
+    assert list(setup.splits) == ["mol"]
+    for p, q in zip(model.readouts[0].parameters(), base.readouts[0].parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert model.head_e0s("mol")[6] != base.head_e0s("bulk")[6]
 
 
 def test_short_finetune_trains_every_head(tmp_path):

@@ -70,7 +70,7 @@ def test_finetune_unknown_base_head(tmp_path, capsys):
     cfg = pretrain_config(
         tmp_path,
         heads={"mol": {"dataset": "mol", "max_train": 4}},
-        finetune={"model": str(model_file), "base_head": "pbe", "mode": "naive"},
+        finetune={"model": str(model_file), "base_head": "pbe", "mode": "no-replay"},
     )
     _check(*_run(tmp_path, capsys, cfg, "finetune"), tmp_path, "unknown head 'pbe'", "bulk")
 
@@ -84,7 +84,7 @@ def test_finetune_element_outside_the_table(tmp_path, capsys):
     cfg = pretrain_config(
         tmp_path,
         heads={"mol": {"dataset": "mol", "max_train": 50}},
-        finetune={"model": str(model_file), "mode": "naive"},
+        finetune={"model": str(model_file), "mode": "no-replay"},
     )
     _check(*_run(tmp_path, capsys, cfg, "finetune"), tmp_path, "not in the pre-trained model")
 

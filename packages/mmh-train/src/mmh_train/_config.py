@@ -273,14 +273,16 @@ class FinetuneConfig:
         model: The pre-trained model file.
         base_head: The head of the model to keep as the base head (default: its only head).
         mode: ``"replay"`` (multi-head replay: the base head trains on the replay buffer
-            alongside the new heads) or ``"naive"`` (the new heads train alone; the base
-            head is kept for evaluation only).
+            alongside the new heads), ``"no-replay"`` (the new heads train alone; the base
+            head stays in the model, untrained, and is evaluated) or ``"naive"`` (classic
+            fine-tuning: the base head itself is trained on the one new dataset and renamed
+            after it; the model keeps one head).
         replay: The replay buffer and the base head's evaluation data.
     """
 
     model: str
     base_head: str | None = None
-    mode: Literal["replay", "naive"] = "replay"
+    mode: Literal["replay", "no-replay", "naive"] = "replay"
     replay: ReplayConfig | None = None
 
     def __post_init__(self) -> None:

@@ -162,8 +162,10 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
     data, paper Eqs. 21–25). In ``replay`` mode the base head trains on a replay buffer
     selected from the pre-training data (count or fraction, random or farthest-point,
     element filter against the new heads' elements), drawn at ``replay.batch_share`` of
-    every batch with config weight ``replay.weight``. In ``naive`` mode the base head gets
-    no training data and is only evaluated. All weights train in both modes.
+    every batch with config weight ``replay.weight``. In ``no-replay`` mode the base head
+    gets no training data and is only evaluated. In ``naive`` mode (one new head only) the
+    base head is the one that trains: it takes the new head's name and E0s and the model
+    keeps no other head. All weights train in every mode.
     """
     ft = config.finetune
     if ft is None:
@@ -185,6 +187,11 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
     clash = [h for h in config.heads if h == base]
     if clash:
         raise ConfigError(f"heads.{base}: a new head cannot have the base head's name")
+    if ft.mode == "naive" and len(config.heads) != 1:
+        raise ConfigError(
+            f"heads: naive fine-tuning trains one head, got {list(config.heads)}; "
+            "use finetune.mode 'no-replay' to add several heads without replay"
+        )
     model = base_model.extract_head(base).to(DTYPES[config.dtype])
     splits = _load_heads(config, config.heads)
     table = set(model.elements)
@@ -209,9 +216,19 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
         (Source(name, len(s.train), share=config.heads[name].share), s.train)
         for name, s in splits.items()
     ]
-    head_weights = {base: 1.0, **{n: config.heads[n].weight for n in splits}}
+    head_weights = {n: config.heads[n].weight for n in splits}
     valid_weights = {n: config.heads[n].valid_weight for n in splits}
     summary: dict[str, Any] = {"recipe": "finetune", "mode": ft.mode, "base_head": base}
+    if ft.mode == "naive":
+        model.remove_head(base)
+        summary.update(
+            e0s_method=methods,
+            elements=list(model.elements),
+            train_sizes={n: len(s.train) for n, s in splits.items()},
+            new_head_e0s={n: model.head_e0s(n) for n in config.heads},
+        )
+        return TrainingSetup(model, splits, streams, head_weights, valid_weights, summary)
+    head_weights[base] = 1.0
     base_splits = HeadSplits(base)
     if ft.replay is not None:
         pool = load_replay_pool(ft.replay, base)

@@ -1,5 +1,5 @@
 """Labelled structures for many heads: readers, neighbour lists, graphs, statistics, replay
-selection, streaming and the bundled datasets of mmh.
+selection, domain-bridging sets, streaming and the bundled datasets of mmh.
 
 Data flow::
 
@@ -8,6 +8,12 @@ Data flow::
 """
 
 from ._batch import Batch, collate
+from ._bridging import (
+    BRIDGING_PROPERTIES,
+    bridging_configurations,
+    bridging_heads,
+    read_bridging_frames,
+)
 from ._configuration import DEFAULT_CONFIG_TYPE, DEFAULT_HEAD, Configuration
 from ._convert import AtomsConverter, configurations_from_atoms, voigt_to_matrix
 from ._descriptors import structure_descriptors
@@ -55,6 +61,7 @@ from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
 __version__ = "0.1.0"
 
 __all__ = [
+    "BRIDGING_PROPERTIES",
     "DEFAULT_CONFIG_TYPE",
     "DEFAULT_HEAD",
     "DEFAULT_MIN_DISTANCE",
@@ -82,6 +89,8 @@ __all__ = [
     "UnknownHeadError",
     "__version__",
     "average_e0s",
+    "bridging_configurations",
+    "bridging_heads",
     "build_graph",
     "check_configuration",
     "collate",
@@ -97,6 +106,7 @@ __all__ = [
     "isolated_atom_energies",
     "iter_configurations",
     "neighbour_list",
+    "read_bridging_frames",
     "read_configurations",
     "select_replay",
     "select_replay_indices",

@@ -1,0 +1,243 @@
+"""Domain-bridging sets: structures that carry labels for several heads at once.
+
+A domain-bridging set (DBS, as in SevenNet-Omni) holds the same structures computed at
+several levels of theory, so that the heads of a multi-head model see the *same*
+geometries and their potential-energy surfaces are aligned. mmh stores a DBS as one frame
+per structure with one label set per level under its own keys, e.g.::
+
+    info["gfn1_energy"], arrays["gfn1_forces"], info["gfn1_stress"]
+    info["gfn2_energy"], arrays["gfn2_forces"]
+
+A *label map* says which keys feed which head: ``{"bulk": {"energy": "gfn1_energy",
+"forces": "gfn1_forces", "stress": "gfn1_stress"}, "mol": {"energy": "gfn2_energy",
+"forces": "gfn2_forces"}}``. A frame trains a head when it carries at least one of that
+head's keys; a label it lacks gets weight 0. Keys must not be the bare names ``energy``,
+``forces`` or ``stress`` (ASE's extended-XYZ reader moves those into a calculator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ._configuration import DEFAULT_CONFIG_TYPE, Configuration
+from ._convert import voigt_to_matrix
+from ._errors import (
+    BadLabelError,
+    EmptyDatasetError,
+    MalformedFileError,
+    MissingFileError,
+    UnknownHeadError,
+)
+from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
+
+__all__ = [
+    "BRIDGING_PROPERTIES",
+    "bridging_configurations",
+    "bridging_heads",
+    "read_bridging_frames",
+]
+
+#: The properties a label map may name, per head.
+BRIDGING_PROPERTIES = ("energy", "forces", "stress")
+_RESERVED = ("energy", "free_energy", "forces", "stress")
+
+LabelMap = Mapping[str, Mapping[str, str]]
+
+
+def _check_label_map(labels: LabelMap) -> None:
+    if not labels:
+        raise ValueError("the label map names no head")
+    for head, keys in labels.items():
+        unknown = sorted(set(keys) - set(BRIDGING_PROPERTIES))
+        if unknown:
+            raise ValueError(
+                f"head {head!r}: unknown properties {unknown}; use {list(BRIDGING_PROPERTIES)}"
+            )
+        if not keys:
+            raise ValueError(f"head {head!r}: no label key given")
+        reserved = sorted(k for k in keys.values() if k in _RESERVED)
+        if reserved:
+            raise ValueError(
+                f"head {head!r}: keys {reserved} are moved into a calculator by ASE's "
+                "readers; name each level's labels with a prefix (gfn1_energy, ...)"
+            )
+
+
+def _value(atoms, key: str):
+    if key in atoms.arrays:
+        return atoms.arrays[key]
+    return atoms.info.get(key)
+
+
+def bridging_heads(atoms, labels: LabelMap) -> list[str]:
+    """The heads a frame trains: those of which it carries at least one label key.
+
+    Args:
+        atoms: The frame (``ase.Atoms``).
+        labels: The label map ``{head: {property: key}}``.
+
+    Returns:
+        Head names, in the order of ``labels``.
+    """
+    return [
+        head
+        for head, keys in labels.items()
+        if any(_value(atoms, k) is not None for k in keys.values())
+    ]
+
+
+def _array(value, key: str, file, frame) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BadLabelError(f"not numeric: {value!r}", file=file, frame=frame, key=key) from exc
+
+
+def _weight(atoms, key: str, file, frame) -> float:
+    value = atoms.info.get(key, 1.0)
+    try:
+        out = float(np.asarray(value, dtype=np.float64).reshape(()))
+    except (TypeError, ValueError) as exc:
+        raise BadLabelError(
+            f"expected one number, got {value!r}", file=file, frame=frame, key=key
+        ) from exc
+    return out
+
+
+def _configuration(atoms, head: str, keys, *, file, frame, weight: float) -> Configuration:
+    values = {p: _value(atoms, k) for p, k in keys.items()}
+    energy = forces = stress = None
+    if values.get("energy") is not None:
+        arr = _array(values["energy"], keys["energy"], file, frame)
+        if arr.size != 1:
+            raise BadLabelError(
+                f"energy must be one number, got shape {arr.shape}",
+                file=file,
+                frame=frame,
+                key=keys["energy"],
+            )
+        energy = float(arr.reshape(-1)[0])
+    if values.get("forces") is not None:
+        forces = _array(values["forces"], keys["forces"], file, frame)
+        if forces.shape != (len(atoms), 3):
+            raise BadLabelError(
+                f"shape {forces.shape}, expected ({len(atoms)}, 3)",
+                file=file,
+                frame=frame,
+                key=keys["forces"],
+            )
+    if values.get("stress") is not None:
+        try:
+            stress = voigt_to_matrix(_array(values["stress"], keys["stress"], file, frame))
+        except ValueError as exc:
+            raise BadLabelError(str(exc), file=file, frame=frame, key=keys["stress"]) from exc
+    return Configuration(
+        atomic_numbers=atoms.numbers,
+        positions=atoms.positions,
+        cell=np.asarray(atoms.cell.array),
+        pbc=np.asarray(atoms.pbc),
+        energy=energy,
+        forces=forces,
+        stress=stress,
+        weight=_weight(atoms, "config_weight", file, frame) * weight,
+        config_type=str(atoms.info.get("config_type", DEFAULT_CONFIG_TYPE)),
+        head=head,
+        source_file=file,
+        source_index=frame,
+    )
+
+
+def bridging_configurations(
+    frames: Iterable,
+    labels: LabelMap,
+    *,
+    source: str | None = None,
+    indices: Sequence[int] | None = None,
+    weight: float = 1.0,
+    elements: Iterable[int] | None = None,
+    min_distance: float | None = DEFAULT_MIN_DISTANCE,
+) -> dict[str, list[Configuration]]:
+    """Split the frames of a domain-bridging set into per-head configurations.
+
+    Each frame gives one :class:`Configuration` to every head it has labels for (see
+    :func:`bridging_heads`) and to no other head, with that head's labels only. The config
+    weight is the frame's ``config_weight`` (default 1) times ``weight``; a label the frame
+    lacks gets weight 0.
+
+    Args:
+        frames: The frames (``ase.Atoms``).
+        labels: ``{head: {property: key}}`` with properties ``energy``, ``forces``,
+            ``stress``.
+        source: File name used in messages and provenance.
+        indices: Frame number of each frame in ``source`` (default ``0, 1, ...``).
+        weight: Factor on every frame's config weight.
+        elements: Allowed atomic numbers (``None``: all).
+        min_distance: Smallest allowed interatomic distance in Å (``None``: no check).
+
+    Returns:
+        ``{head: configurations}`` with an entry (maybe empty) for every head of ``labels``.
+
+    Raises:
+        ValueError: A malformed label map.
+        DataError: A frame with a ``head`` key (a bridging frame belongs to several heads)
+            or a bad label (the message names the file, frame and key).
+
+    Example:
+        >>> from ase.build import molecule
+        >>> h2 = molecule("H2"); h2.info.update(gfn1_energy=-10.9, gfn2_energy=-26.1)
+        >>> out = bridging_configurations(
+        ...     [h2], {"base": {"energy": "gfn1_energy"}, "mol": {"energy": "gfn2_energy"}})
+        >>> out["base"][0].energy, out["mol"][0].energy, out["mol"][0].head
+        (-10.9, -26.1, 'mol')
+    """
+    _check_label_map(labels)
+    out: dict[str, list[Configuration]] = {h: [] for h in labels}
+    allowed = None if elements is None else sorted(int(z) for z in elements)
+    for k, atoms in enumerate(frames):
+        frame = k if indices is None else int(indices[k])
+        if "head" in atoms.info:
+            raise UnknownHeadError(
+                "a bridging frame trains every head it has labels for; remove its 'head' key",
+                file=source,
+                frame=frame,
+                key="head",
+            )
+        for head in bridging_heads(atoms, labels):
+            config = _configuration(
+                atoms, head, labels[head], file=source, frame=frame, weight=weight
+            )
+            check_configuration(config, min_distance=min_distance, elements=allowed)
+            out[head].append(config)
+    return out
+
+
+def read_bridging_frames(path: str | Path) -> list:
+    """The frames of one bridging file (extended XYZ or ASE database) as ``ase.Atoms``.
+
+    Raises:
+        MissingFileError: The file does not exist.
+        MalformedFileError: It cannot be parsed or has an unknown suffix.
+        EmptyDatasetError: It holds no frames.
+    """
+    from ._read import ASE_DB_SUFFIXES, EXTXYZ_SUFFIXES, _iter_ase_db, _iter_extxyz
+
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError("no such file", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix in EXTXYZ_SUFFIXES:
+        frames = list(_iter_extxyz(path))
+    elif suffix in ASE_DB_SUFFIXES:
+        frames = list(_iter_ase_db(path))
+    else:
+        raise MalformedFileError(
+            f"unknown file type {suffix!r} for a bridging set; expected one of "
+            f"{EXTXYZ_SUFFIXES + ASE_DB_SUFFIXES}",
+            file=str(path),
+        )
+    if not frames:
+        raise EmptyDatasetError("file contains no structures", file=str(path))
+    return frames

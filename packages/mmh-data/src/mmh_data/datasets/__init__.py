@@ -7,7 +7,13 @@ name           level        content
 ``surf``       GFN1-xTB     metal and oxide slabs with small adsorbates
 ``mol``        GFN2-xTB     small organic molecules, conformers, MD, dimers
 ``mol-base``   GFN1-xTB     other molecules at the base level (test split only)
+``bridge``     GFN1 + GFN2  domain-bridging set: training structures of ``mol``,
+                            ``surf`` and ``bulk`` labelled at both levels (``train``)
 =============  ===========  ==========================================================
+
+``names()`` lists the single-level datasets (labels under ``REF_*`` keys);
+``bridging_names()`` the domain-bridging sets, whose frames carry one label set per level
+(``gfn1_energy``, ``gfn1_forces``, ``gfn1_stress``, ``gfn2_energy``...).
 
 Example:
     >>> from mmh_data import datasets
@@ -22,20 +28,40 @@ from pathlib import Path
 
 from . import _store
 
-__all__ = ["isolated_atom_energies", "load_arrays", "load_atoms", "metadata", "names", "path"]
+__all__ = [
+    "bridging_names",
+    "isolated_atom_energies",
+    "label_levels",
+    "load_arrays",
+    "load_atoms",
+    "metadata",
+    "names",
+    "path",
+]
 
 _DATA = Path(__file__).parent / "data"
 _NAMES = ("bulk", "surf", "mol", "mol-base")
+_BRIDGING = ("bridge",)
 
 
 def names() -> list[str]:
-    """Names of the bundled datasets that are present in this installation."""
+    """Names of the single-level bundled datasets present in this installation."""
     return [n for n in _NAMES if (_DATA / n / "metadata.json").exists()]
 
 
+def bridging_names() -> list[str]:
+    """Names of the bundled domain-bridging sets present in this installation.
+
+    Their frames carry one label set per level of theory (see :func:`label_levels`); use
+    them in the ``bridging`` section of an ``mmh-train`` configuration.
+    """
+    return [n for n in _BRIDGING if (_DATA / n / "metadata.json").exists()]
+
+
 def _check(name: str) -> None:
-    if name not in _NAMES:
-        raise KeyError(f"unknown dataset {name!r}; the bundled datasets are {list(_NAMES)}")
+    if name not in _NAMES + _BRIDGING:
+        known = list(_NAMES + _BRIDGING)
+        raise KeyError(f"unknown dataset {name!r}; the bundled datasets are {known}")
     if not (_DATA / name / "metadata.json").exists():
         raise FileNotFoundError(
             f"dataset {name!r} is not in this installation; "
@@ -72,6 +98,9 @@ def load_atoms(name: str, split: str) -> list:
     Labels are in ``info["REF_energy"]`` (eV), ``arrays["REF_forces"]`` (eV/Å) and, for
     ``bulk``, ``info["REF_stress"]`` (Voigt xx yy zz yz xz xy, eV/Å³, ASE sign); each frame
     also has ``info["config_type"]`` and ``info["family"]`` (its structure family).
+    Frames of a domain-bridging set (``bridge``) carry one label set per level instead,
+    under the keys of :func:`label_levels`, and their ``info["source"]`` and
+    ``info["source_index"]`` (dataset and index in its ``train`` split).
 
     Args:
         name: Dataset name, one of :func:`names`.
@@ -80,7 +109,28 @@ def load_atoms(name: str, split: str) -> list:
     Returns:
         The frames, in file order.
     """
+    if name in _BRIDGING:
+        from ._bridge import to_atoms
+
+        return to_atoms(load_arrays(name, split))
     return _store.to_atoms(load_arrays(name, split))
+
+
+def label_levels(name: str) -> dict[str, dict[str, str]]:
+    """The label keys of each level of theory of a dataset.
+
+    Args:
+        name: Dataset name.
+
+    Returns:
+        ``{level: {"method": ..., "energy": key, "forces": key, "stress": key}}``; one
+        level (``"REF"``) for a single-level dataset, e.g. ``{"gfn1": {"method":
+        "GFN1-xTB", "energy": "gfn1_energy", ...}, "gfn2": {...}}`` for ``bridge``.
+    """
+    meta = metadata(name)
+    if "levels" in meta:
+        return {lv: {"method": v["method"], **v["keys"]} for lv, v in meta["levels"].items()}
+    return {"REF": {"method": meta["provenance"]["method"], **meta["keys"]}}
 
 
 def _metadata_text(name: str) -> str:
@@ -100,6 +150,27 @@ def metadata(name: str) -> dict:
     return json.loads(_metadata_text(name))
 
 
-def isolated_atom_energies(name: str) -> dict[int, float]:
-    """Energies (eV) of the free atoms at the dataset's level of theory, ``{Z: E}``."""
-    return {int(z): float(e) for z, e in metadata(name)["isolated_atom_energies"].items()}
+def isolated_atom_energies(name: str, level: str | None = None) -> dict[int, float]:
+    """Energies (eV) of the free atoms at the dataset's level of theory, ``{Z: E}``.
+
+    Args:
+        name: Dataset name.
+        level: For a dataset with several levels (``bridge``): which one (``"gfn1"``,
+            ``"gfn2"``); must be left out for a single-level dataset.
+
+    Raises:
+        KeyError: ``level`` missing for a multi-level dataset, or unknown.
+    """
+    meta = metadata(name)
+    if "levels" in meta:
+        if level not in meta["levels"]:
+            raise KeyError(
+                f"dataset {name!r} has the levels {sorted(meta['levels'])}; "
+                f"pass level= one of them (got {level!r})"
+            )
+        table = meta["levels"][level]["isolated_atom_energies"]
+    elif level is not None:
+        raise KeyError(f"dataset {name!r} has one level of theory; leave level out")
+    else:
+        table = meta["isolated_atom_energies"]
+    return {int(z): float(e) for z, e in table.items()}

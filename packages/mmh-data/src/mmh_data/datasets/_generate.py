@@ -15,7 +15,7 @@ import numpy as np
 from . import _store
 from ._label import TBLITE_SETTINGS, Frame, limit_threads
 
-NAMES = ("bulk", "surf", "mol", "mol-base")
+NAMES = ("bulk", "surf", "mol", "mol-base", "bridge")
 METHODS = {"bulk": "GFN1-xTB", "surf": "GFN1-xTB", "mol": "GFN2-xTB", "mol-base": "GFN1-xTB"}
 STRESS = {"bulk": True, "surf": False, "mol": False, "mol-base": False}
 SPLITS = ("train", "valid", "test")
@@ -58,6 +58,10 @@ def tasks(name: str, seed: int):
         from ._builders_mol import tasks as mol_tasks
 
         return mol_tasks(name, seed)
+    elif name == "bridge":
+        from ._builders_bridge import tasks as bridge_tasks
+
+        return bridge_tasks(seed)
     else:
         raise KeyError(f"unknown dataset {name!r}; choose from {NAMES}")
     return make(seed)
@@ -106,7 +110,14 @@ def generate(name: str, work: Path, workers: int = 2, seed: int = 0, out: Path |
     """Generate dataset ``name``: run the missing tasks, then assemble the split files.
 
     Resumable: finished tasks are chunk files under ``work/<name>/chunks`` and are skipped.
+    The domain-bridging set ``bridge`` is labelled at two levels (see :mod:`._bridge`) and
+    needs its sources, so ``all`` generates it last.
     """
+    if name == "bridge":
+        from ._bridge import generate as generate_bridge
+
+        generate_bridge(work, workers, seed, out)
+        return
     limit_threads()
     work = Path(work)
     out = Path(out) if out is not None else DATA_DIR

@@ -8,6 +8,12 @@ Arrays (``n`` frames, ``N`` atoms in total):
 - ``stress`` (n×6, float64, eV/Å³, Voigt xx yy zz yz xz xy, ASE sign), only where labelled;
 - ``family`` and ``config_type`` (n, unicode).
 
+Domain-bridging sets (``bridge``) store one label set per level instead of ``energy``,
+``forces`` and ``stress``: ``<level>_energy`` (n), ``<level>_forces`` (N×3) and
+``<level>_stress`` (n×6, zeros where ``has_stress`` is false), plus ``source`` and
+``source_index`` (the structure's split and index in its source dataset); see
+:mod:`mmh_data.datasets._bridge`.
+
 No object arrays, so files load with ``allow_pickle=False``.
 """
 
@@ -54,14 +60,23 @@ def select(arrays: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.nda
     for key, value in arrays.items():
         if key == "offsets":
             continue
-        out[key] = value[atom_index] if key in ("numbers", "positions", "forces") else value[index]
+        out[key] = value[atom_index] if is_per_atom(key) else value[index]
     return out
+
+
+#: Per-atom arrays (one row per atom); every other array has one row per frame.
+ATOM_KEYS = ("numbers", "positions", "forces")
+
+
+def is_per_atom(key: str) -> bool:
+    """Whether storage array ``key`` has one row per atom (``<level>_forces`` too)."""
+    return key in ATOM_KEYS or key.endswith("_forces")
 
 
 def concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Join several sets of storage arrays."""
     out = {}
-    sizes = [len(p["energy"]) for p in parts]
+    sizes = [len(p["offsets"]) - 1 for p in parts]
     atoms = np.concatenate([[0], np.cumsum([p["offsets"][-1] for p in parts])])
     out["offsets"] = np.concatenate(
         [[0]] + [p["offsets"][1:] + atoms[i] for i, p in enumerate(parts)]
@@ -69,7 +84,7 @@ def concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     for key in parts[0]:
         if key != "offsets":
             out[key] = np.concatenate([p[key] for p in parts])
-    assert len(out["energy"]) == sum(sizes)
+    assert len(out["offsets"]) - 1 == sum(sizes)
     return out
 
 

@@ -1,6 +1,7 @@
 """Training of multi-head MACE models: the loss of the paper (Eq. 26), the training loop on
 one process or many (``torchrun`` DDP), checkpoints with exact resume, and the two recipes,
-``pretrain`` and ``finetune`` (multi-head replay, or naive).
+``pretrain`` and ``finetune`` (multi-head replay, or naive), with the two ideas of
+SevenNet-Omni: selective regularisation of head parameters and domain-bridging sets.
 
 Typical use is the ``mmh-train`` command with a YAML file; the same runs from Python::
 
@@ -8,14 +9,18 @@ Typical use is the ``mmh-train`` command with a YAML file; the same runs from Py
     results = pretrain(load_config("pretrain.yaml"))
 """
 
+from ._bridging import BridgingData, load_bridging
 from ._checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from ._config import (
+    BridgingConfig,
+    BridgingLabels,
     FinetuneConfig,
     HeadDataConfig,
     LoggingConfig,
     LossConfig,
     ModelSection,
     OptimizerConfig,
+    RegularizationConfig,
     ReplayConfig,
     TrainConfig,
     TrainingConfig,
@@ -33,6 +38,7 @@ from ._loss import (
     weighted_loss_terms,
 )
 from ._metrics import ErrorAccumulator, format_metrics
+from ._regularization import HeadPenalty, SelectiveRegularization, head_parameters
 from ._run import finetune, pretrain, run_recipe
 from ._sampler import MixedBatchPlan, Source, allocate
 from ._setup import TrainingSetup, prepare, prepare_finetune, prepare_pretrain
@@ -45,6 +51,9 @@ __all__ = [
     "CHECKPOINT_NAME",
     "LAST_MODEL_NAME",
     "MODEL_NAME",
+    "BridgingConfig",
+    "BridgingData",
+    "BridgingLabels",
     "CheckpointError",
     "ConfigError",
     "DistributedContext",
@@ -52,6 +61,7 @@ __all__ = [
     "ExponentialMovingAverage",
     "FinetuneConfig",
     "HeadDataConfig",
+    "HeadPenalty",
     "LoggingConfig",
     "LossConfig",
     "LossTerms",
@@ -59,8 +69,10 @@ __all__ = [
     "MixedBatchPlan",
     "ModelSection",
     "OptimizerConfig",
+    "RegularizationConfig",
     "ReplayConfig",
     "RunLog",
+    "SelectiveRegularization",
     "Source",
     "TrainConfig",
     "Trainer",
@@ -72,8 +84,10 @@ __all__ = [
     "evaluate_heads",
     "finetune",
     "format_metrics",
+    "head_parameters",
     "huber",
     "init_distributed",
+    "load_bridging",
     "load_checkpoint",
     "load_config",
     "parameter_groups",

@@ -17,6 +17,8 @@ from ._loss import LossWeights
 from ._typed import ConfigError, from_data, to_data
 
 __all__ = [
+    "BridgingConfig",
+    "BridgingLabels",
     "ConfigError",
     "FinetuneConfig",
     "HeadDataConfig",
@@ -24,6 +26,7 @@ __all__ = [
     "LossConfig",
     "ModelSection",
     "OptimizerConfig",
+    "RegularizationConfig",
     "ReplayConfig",
     "TrainConfig",
     "TrainingConfig",
@@ -81,6 +84,29 @@ class ModelSection:
 
 
 @dataclass(frozen=True)
+class RegularizationConfig:
+    """Selective regularisation of one head (SevenNet-Omni): an L2 penalty on the head's
+    own parameters (its readout), ``weight · Σ_i (θ_i − θ0_i)²``, added to the training
+    loss.
+
+    Attributes:
+        weight: The penalty weight ``w`` (per head; 0 switches the penalty off).
+        target: ``"base"``: ``θ0`` is the base head's readout as it was when fine-tuning
+            started (a snapshot, kept in the checkpoint); a new head, which starts as a
+            copy of the base readout, is pulled back towards it. ``"zero"``: ``θ0 = 0``
+            (plain L2). Default: ``"base"`` when fine-tuning, ``"zero"`` when
+            pre-training (which has no base head).
+    """
+
+    weight: float
+    target: Literal["base", "zero"] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.weight >= 0:
+            raise ValueError(f"weight must be >= 0, got {self.weight}")
+
+
+@dataclass(frozen=True)
 class HeadDataConfig:
     """The data of one head.
 
@@ -106,6 +132,7 @@ class HeadDataConfig:
             loss that drives the learning-rate schedule, early stopping and the best model.
         share: Fraction of every training batch drawn from this head (default: what the
             fixed shares leave, split in proportion to the dataset sizes).
+        regularization: Selective regularisation of this head's readout.
     """
 
     dataset: str | None = None
@@ -120,6 +147,7 @@ class HeadDataConfig:
     weight: float = 1.0
     valid_weight: float = 1.0
     share: float | None = None
+    regularization: RegularizationConfig | None = None
 
     def __post_init__(self) -> None:
         if self.valid_fraction is not None and not 0 < self.valid_fraction < 1:
@@ -278,16 +306,94 @@ class FinetuneConfig:
             fine-tuning: the base head itself is trained on the one new dataset and renamed
             after it; the model keeps one head).
         replay: The replay buffer and the base head's evaluation data.
+        regularization: Selective regularisation of the base head's readout (not in
+            ``naive`` mode, where the base head becomes the new head: regularise that one
+            under ``heads``).
     """
 
     model: str
     base_head: str | None = None
     mode: Literal["replay", "no-replay", "naive"] = "replay"
     replay: ReplayConfig | None = None
+    regularization: RegularizationConfig | None = None
 
     def __post_init__(self) -> None:
         if self.mode == "replay" and self.replay is None:
             raise ValueError("finetune.mode 'replay' needs a finetune.replay section")
+
+
+@dataclass(frozen=True)
+class BridgingLabels:
+    """Which label keys of a domain-bridging set feed one head.
+
+    Attributes:
+        level: Shorthand for the keys ``<level>_energy``, ``<level>_forces`` and
+            ``<level>_stress`` (the bundled ``bridge`` set has the levels ``gfn1`` and
+            ``gfn2``).
+        energy: Key of the energy (overrides ``level``).
+        forces: Key of the forces.
+        stress: Key of the stress.
+    """
+
+    level: str | None = None
+    energy: str | None = None
+    forces: str | None = None
+    stress: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.level is None and not (self.energy or self.forces or self.stress):
+            raise ValueError("give 'level' or at least one of 'energy', 'forces', 'stress'")
+
+    def keys(self) -> dict[str, str]:
+        """``{property: key}`` for the properties this head takes from the set."""
+        out = {}
+        for prop in ("energy", "forces", "stress"):
+            key = getattr(self, prop)
+            if key is None and self.level is not None:
+                key = f"{self.level}_{prop}"
+            if key is not None:
+                out[prop] = key
+        return out
+
+
+@dataclass(frozen=True)
+class BridgingConfig:
+    """A domain-bridging set (DBS): structures labelled for several heads at once.
+
+    Every included structure is added to the training data of exactly the heads whose
+    label keys it carries (see :func:`mmh_data.bridging_configurations`), before E0s and
+    statistics are computed. In fine-tuning the base head's share goes to its replay stream
+    (or, without replay, to a stream of its own).
+
+    Attributes:
+        labels: ``{head: BridgingLabels}``: which keys feed which head (heads of the run).
+        dataset: A bundled domain-bridging set (``bridge``).
+        files: Or: extended-XYZ / ASE-database files with one frame per structure.
+        count: Include this many structures (a seeded random subset) ...
+        fraction: ... or this fraction of them (default: all).
+        weight: Factor on the config weight of every included structure.
+    """
+
+    labels: dict[str, BridgingLabels]
+    dataset: str | None = None
+    files: list[str] = field(default_factory=list)
+    count: int | None = None
+    fraction: float | None = None
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if (self.dataset is None) == (not self.files):
+            raise ValueError("give exactly one of 'dataset' and 'files'")
+        if not self.labels:
+            raise ValueError("'labels' must map at least one head to label keys")
+        if self.count is not None and self.fraction is not None:
+            raise ValueError("give at most one of 'count' and 'fraction'")
+        if self.fraction is not None and not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
+        if self.count is not None and self.count < 1:
+            raise ValueError(f"count must be >= 1, got {self.count}")
+        if not self.weight >= 0:
+            raise ValueError(f"weight must be >= 0, got {self.weight}")
 
 
 @dataclass(frozen=True)
@@ -315,6 +421,7 @@ class TrainConfig:
         optimizer: Optimiser, EMA and schedule.
         training: Epochs, batches, checkpoints.
         finetune: Present for fine-tuning.
+        bridging: A domain-bridging set added to the heads' training data.
         logging: Progress and logs.
     """
 
@@ -328,6 +435,7 @@ class TrainConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     finetune: FinetuneConfig | None = None
+    bridging: BridgingConfig | None = None
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def to_dict(self) -> dict[str, Any]:

@@ -56,6 +56,11 @@ def _keys(keys: dict[str, str], where: str) -> KeySpec:
 
 
 def _check_dataset(name: str, where: str) -> None:
+    if name in bundled.bridging_names():
+        raise ConfigError(
+            f"{where}.dataset: {name!r} is a domain-bridging set (labels for several heads); "
+            "use it in the 'bridging' section"
+        )
     if name not in bundled.names():
         raise ConfigError(
             f"{where}.dataset: unknown bundled dataset {name!r}; choose one of {bundled.names()}"

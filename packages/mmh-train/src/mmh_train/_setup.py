@@ -10,8 +10,10 @@ import torch
 from mmh_data import Configuration, average_e0s, compute_statistics, select_replay
 from mmh_heads import ModelConfig, MultiHeadMACE, estimate_e0s, load_model
 
+from ._bridging import BridgingData, load_bridging
 from ._config import HeadDataConfig, TrainConfig
 from ._data import HeadSplits, load_head, load_replay_pool
+from ._regularization import SelectiveRegularization, regularization_from_config
 from ._sampler import Source
 from ._typed import ConfigError
 
@@ -35,6 +37,7 @@ class TrainingSetup:
         head_weights: Loss weight of each model head.
         valid_weights: Weight of each head in the combined validation loss.
         summary: What was decided (E0 methods, replay size...), for the run log.
+        regularization: Selective regularisation of head parameters (``None``: none).
     """
 
     model: MultiHeadMACE
@@ -43,6 +46,7 @@ class TrainingSetup:
     head_weights: dict[str, float]
     valid_weights: dict[str, float]
     summary: dict[str, Any] = field(default_factory=dict)
+    regularization: SelectiveRegularization | None = None
 
 
 def _elements(configs: list[Configuration]) -> set[int]:
@@ -89,18 +93,36 @@ def _load_heads(config: TrainConfig, heads: dict[str, HeadDataConfig]) -> dict[s
     return out
 
 
+def _add_bridging(
+    config: TrainConfig, splits: dict[str, HeadSplits], heads: list[str]
+) -> BridgingData | None:
+    """Append the domain-bridging structures of each head of ``splits`` to its training
+    data; returns them all (those of heads outside ``splits`` are the caller's)."""
+    if config.bridging is None:
+        return None
+    data = load_bridging(config.bridging, heads, seed=config.seed)
+    for name, configs in data.per_head.items():
+        if name in splits:
+            splits[name].train = splits[name].train + configs
+    return data
+
+
 def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
     """Model and data of a pre-training run (one head per entry of ``heads``).
 
     The element table is ``model.elements`` or the elements of all heads' data; E0s come
     from each head's ``e0s``; the per-head scale is the RMS force and the shift the mean
     interaction energy per atom of the head's training data; the message normalisation is
-    the mean number of neighbours within ``r_max``.
+    the mean number of neighbours within ``r_max``. Structures of a ``bridging`` set are
+    part of the training data of the heads they have labels for, from the start (E0s and
+    statistics included). Penalties of ``heads.<name>.regularization`` pull readouts
+    towards zero.
     """
     if config.finetune is not None:
         raise ConfigError("the configuration has a 'finetune' section; run 'mmh-train finetune'")
     heads_cfg = config.heads or DEFAULT_PRETRAIN_HEADS
     splits = _load_heads(config, heads_cfg)
+    bridging = _add_bridging(config, splits, list(splits))
     found = set().union(*(s.elements() for s in splits.values()))
     if config.model.elements is not None:
         table = tuple(sorted(int(z) for z in config.model.elements))
@@ -131,6 +153,7 @@ def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
     )
     torch.manual_seed(config.seed)
     model = MultiHeadMACE(model_config, dtype=DTYPES[config.dtype])
+    regularization = regularization_from_config(config, model, recipe="pretrain")
     streams = [
         (Source(name, len(s.train), share=heads_cfg[name].share), s.train)
         for name, s in splits.items()
@@ -149,8 +172,19 @@ def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
             "scale": scale,
             "shift": shift,
             "train_sizes": {n: len(s.train) for n, s in splits.items()},
+            **_extras(bridging, regularization),
         },
+        regularization=regularization,
     )
+
+
+def _extras(bridging: BridgingData | None, regularization) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if bridging is not None:
+        out["bridging"] = bridging.summary()
+    if regularization is not None:
+        out["regularization"] = regularization.describe()
+    return out
 
 
 def prepare_finetune(config: TrainConfig) -> TrainingSetup:
@@ -166,6 +200,12 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
     gets no training data and is only evaluated. In ``naive`` mode (one new head only) the
     base head is the one that trains: it takes the new head's name and E0s and the model
     keeps no other head. All weights train in every mode.
+
+    Structures of a ``bridging`` set join the training data of the heads they have labels
+    for before the E0s are estimated: a new head's own stream, the base head's replay
+    stream (or, without replay, a stream of its own). Penalties of
+    ``heads.<name>.regularization`` and ``finetune.regularization`` are set up with a
+    snapshot of the base head's readout taken here, before any training.
     """
     ft = config.finetune
     if ft is None:
@@ -194,6 +234,9 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
         )
     model = base_model.extract_head(base).to(DTYPES[config.dtype])
     splits = _load_heads(config, config.heads)
+    bridge_heads = list(config.heads) + ([] if ft.mode == "naive" else [base])
+    bridging = _add_bridging(config, splits, bridge_heads)
+    base_bridging = bridging.per_head.get(base, []) if bridging is not None else []
     table = set(model.elements)
     for name, s in splits.items():
         extra = sorted(s.elements() - table)
@@ -202,6 +245,12 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
                 f"heads.{name}: elements {extra} are not in the pre-trained model's element "
                 f"table {sorted(table)}"
             )
+    extra = sorted({int(z) for c in base_bridging for z in c.atomic_numbers} - table)
+    if extra:
+        raise ConfigError(
+            f"bridging.labels.{base}: elements {extra} are not in the pre-trained model's "
+            f"element table {sorted(table)}"
+        )
     methods: dict[str, str] = {"__base__": "kept"}
     for name, s in splits.items():
         model.add_head(name, init_from=base)
@@ -212,6 +261,7 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
         else:
             e0s, methods[name] = _resolve_e0s(s, spec, model.elements, recipe="finetune")
             model.set_e0s(name, e0s)
+    regularization = regularization_from_config(config, model, recipe="finetune", base_head=base)
     streams = [
         (Source(name, len(s.train), share=config.heads[name].share), s.train)
         for name, s in splits.items()
@@ -219,6 +269,7 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
     head_weights = {n: config.heads[n].weight for n in splits}
     valid_weights = {n: config.heads[n].valid_weight for n in splits}
     summary: dict[str, Any] = {"recipe": "finetune", "mode": ft.mode, "base_head": base}
+    summary.update(_extras(bridging, regularization))
     if ft.mode == "naive":
         model.remove_head(base)
         summary.update(
@@ -227,7 +278,9 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
             train_sizes={n: len(s.train) for n, s in splits.items()},
             new_head_e0s={n: model.head_e0s(n) for n in config.heads},
         )
-        return TrainingSetup(model, splits, streams, head_weights, valid_weights, summary)
+        return TrainingSetup(
+            model, splits, streams, head_weights, valid_weights, summary, regularization
+        )
     head_weights[base] = 1.0
     base_splits = HeadSplits(base)
     if ft.replay is not None:
@@ -246,14 +299,19 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
                 head=base,
                 weight=ft.replay.weight,
             )
-            base_splits.train = replay
+            base_splits.train = replay + base_bridging
             streams.append(
                 (
-                    Source(f"{base} (replay)", len(replay), ft.replay.batch_share, False),
-                    replay,
+                    Source(
+                        f"{base} (replay)", len(base_splits.train), ft.replay.batch_share, False
+                    ),
+                    base_splits.train,
                 )
             )
             summary.update(replay_size=len(replay), replay_pool=len(pool.train))
+    if base_bridging and ft.mode != "replay":
+        base_splits.train = base_bridging
+        streams.append((Source(f"{base} (bridging)", len(base_bridging), None), base_bridging))
     splits = {base: base_splits, **splits}
     valid_weights[base] = 1.0 if ft.mode == "replay" else 0.0
     summary.update(
@@ -262,7 +320,9 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
         train_sizes={n: len(s.train) for n, s in splits.items()},
         new_head_e0s={n: model.head_e0s(n) for n in config.heads},
     )
-    return TrainingSetup(model, splits, streams, head_weights, valid_weights, summary)
+    return TrainingSetup(
+        model, splits, streams, head_weights, valid_weights, summary, regularization
+    )
 
 
 def prepare(config: TrainConfig, recipe: str) -> TrainingSetup:

@@ -71,7 +71,11 @@ class Trainer:
     One optimiser step per global batch of ``training.batch_size`` structures, drawn by a
     :class:`MixedBatchPlan` (every head at its share; on ``W`` processes each takes
     ``batch_size / W`` of them). The loss is normalised by the global label counts, so a
-    step on ``W`` processes equals the step on one. Validation, the learning-rate schedule,
+    step on ``W`` processes equals the step on one. A selective-regularisation penalty
+    (``setup.regularization``) is added once per step: every process computes the same
+    value from the same weights and adds ``1/W`` of it, so the summed gradient holds it
+    exactly once; it is logged as ``loss_regularization`` and is part of ``loss``, not of
+    the validation loss. Validation, the learning-rate schedule,
     early stopping and the saved model use the EMA weights and a validation loss that
     combines all heads with their ``valid_weight``.
 
@@ -109,6 +113,9 @@ class Trainer:
             [setup.head_weights.get(h, 1.0) for h in heads], dtype=self.model.dtype
         ).to(ctx.device)
         self.loss_weights = config.loss.weights()
+        self.regularization = setup.regularization
+        if self.regularization is not None:
+            self.regularization.to(ctx.device, self.model.dtype)
         builder = GraphBuilder(
             self.model.backbone.config.r_max, heads=heads, dtype=self.model.dtype
         )
@@ -189,6 +196,9 @@ class Trainer:
             "stopped": self.stopped,
             "rng": _rng_state(),
             "world_size": self.ctx.world_size,
+            "regularization": (
+                self.regularization.state_dict() if self.regularization is not None else None
+            ),
         }
 
     def _save_checkpoint(self) -> None:
@@ -225,6 +235,7 @@ class Trainer:
             if state["ema"] is None:
                 raise CheckpointError("the checkpoint has no EMA weights but the run uses EMA")
             self.ema.load_state_dict(state["ema"])
+        self._resume_regularization(state.get("regularization"))
         torch.set_rng_state(state["rng"]["torch"])
         self.step = int(state["step"])
         self.best_loss = float(state["best_loss"])
@@ -233,6 +244,25 @@ class Trainer:
         if state["stopped"].startswith("early stopping"):
             self.stopped = state["stopped"]
         return self.step
+
+    def _resume_regularization(self, saved: dict[str, Any] | None) -> None:
+        """Restore the snapshot of the regularisation targets (never re-taken on resume)."""
+        if self.regularization is None:
+            if saved is not None:
+                raise CheckpointError(
+                    "the checkpoint was written with selective regularisation; resume with "
+                    "the configuration of the interrupted run"
+                )
+            return
+        if saved is None:
+            raise CheckpointError(
+                "the checkpoint has no selective regularisation but this run has; resume "
+                "with the configuration of the interrupted run"
+            )
+        try:
+            self.regularization.load_state_dict(saved)
+        except ValueError as err:
+            raise CheckpointError(str(err)) from None
 
     # ----------------------------------------------------------------- one step
     def train_step(self, step: int) -> dict[str, float]:
@@ -246,6 +276,11 @@ class Trainer:
         counts = all_reduce_sum(local_counts, self.ctx)
         global_counts = dict(zip(names, counts, strict=True))
         loss = terms.total(self.loss_weights, global_counts)
+        penalty = None
+        if self.regularization is not None:
+            # the same on every process: 1/W of it here, W of them in the summed gradient
+            penalty = self.regularization.penalty(self.model) / self.ctx.world_size
+            loss = loss + penalty
         self.optimizer.zero_grad(set_to_none=True)
         # DDP averages gradients over processes: scale so that they sum instead
         (loss * self.ctx.world_size).backward()
@@ -260,9 +295,15 @@ class Trainer:
             [loss.detach()]
             + [lam[p] * terms.sums[p].detach() / global_counts[p].clamp(min=1) for p in names]
         )
+        if penalty is not None:
+            parts = torch.cat([parts, penalty.detach().reshape(1)])
         parts = all_reduce_sum(parts, self.ctx)
         out = {"loss": float(parts[0])}
-        out.update({f"loss_{p}": float(v) for p, v in zip(names, parts[1:], strict=True)})
+        out.update(
+            {f"loss_{p}": float(v) for p, v in zip(names, parts[1 : 1 + len(names)], strict=True)}
+        )
+        if penalty is not None:
+            out["loss_regularization"] = float(parts[-1])
         return out
 
     # ----------------------------------------------------------------- evaluation

@@ -193,3 +193,49 @@ def test_resume_restores_the_snapshot_from_the_checkpoint(tmp_path):
     plain = _config(tmp_path, **{"training.max_steps": 3, "training.epochs": 1})
     with pytest.raises(CheckpointError, match="written with selective regularisation"):
         Trainer(plain, prepare_finetune(plain)).resume()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_counts_the_penalty_once(tmp_path):
+    """Two ``torchrun`` processes follow the one-process loss and penalty curves."""
+    import os
+    import subprocess
+    import sys
+
+    from mmh_train.cli import main
+
+    def config(name):
+        cfg = pretrain_config(tmp_path, output=str(tmp_path / name))
+        cfg["heads"]["bulk"].update(max_train=24, regularization={"weight": 0.02})
+        cfg["training"].update(epochs=2, max_steps=8, batch_size=6, checkpoint_every=10)
+        return write_config(tmp_path / f"{name}.yaml", cfg)
+
+    assert main(["pretrain", str(config("single"))]) == 0
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    cmd += ["--master-port", str(_free_port()), "-m", "mmh_train.cli", "pretrain"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [*cmd, str(config("ddp"))], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def rows(name):
+        log = read_log(tmp_path / name / "metrics.jsonl")
+        return {r["step"]: r for r in log if r["kind"] == "train"}
+
+    single, ddp = rows("single"), rows("ddp")
+    assert sorted(single) == sorted(ddp) == list(range(1, 9))
+    for step in single:
+        for key in ("loss", "loss_regularization"):
+            a, b = single[step][key], ddp[step][key]
+            assert abs(a - b) < 1e-7 * max(1.0, abs(a)), (step, key, a, b)
+    assert single[1]["loss_regularization"] > 0  # towards zero: non-zero from the start
+    assert single[8]["loss_regularization"] != single[1]["loss_regularization"]

@@ -180,7 +180,7 @@ def render(name: str) -> str:
 
 def render_index() -> str:
     """The overview page of all datasets."""
-    from . import metadata, names
+    from . import bridging_names, metadata, names
 
     lines = [
         "# Bundled datasets",
@@ -188,7 +188,8 @@ def render_index() -> str:
         "mmh ships four small datasets labelled with real semi-empirical electronic-structure "
         "methods (GFN1-xTB and GFN2-xTB from tblite). They play the roles of the paper's "
         "datasets on a laptop: a base set at one level of theory, a surface set at the same "
-        "level, a molecular set at another level, and a cross-domain test of the base head.",
+        "level, a molecular set at another level, and a cross-domain test of the base head. "
+        "A domain-bridging set holds structures of their training splits at both levels.",
         "",
         "| dataset | role | method | train | valid | test | elements | stress |",
         "|---|---|---|---|---|---|---|---|",
@@ -204,6 +205,23 @@ def render_index() -> str:
             f"| [`{name}`]({name}.md) | {ROLES[name]} | {meta['provenance']['method']} | {sizes} "
             f"| {len(els)} | {'yes' if meta['has_stress'] else 'no'} |"
         )
+    bridging = bridging_names()
+    if bridging:
+        from ._datasheet_bridge import ROLE
+
+        lines += [
+            "",
+            "| domain-bridging set | role | methods | structures | drawn from | stress |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name in bridging:
+            meta = metadata(name)
+            sources = ", ".join(f"`{s}` {n}" for s, n in meta["splits"]["train"]["sources"].items())
+            lines.append(
+                f"| [`{name}`]({name}.md) | {ROLE} | {' + '.join(meta['provenance']['methods'])} "
+                f"| {meta['splits']['train']['frames']} | train splits: {sources} "
+                f"| {', '.join(meta['stress_sources'])} |"
+            )
     lines += [
         "",
         "Splits are by structure family (crystal, surface system, molecule, dimer pair): test "
@@ -212,7 +230,9 @@ def render_index() -> str:
         "",
         "```python",
         "from mmh_data import datasets",
-        "datasets.names()                       # ['bulk', 'surf', 'mol', 'mol-base']",
+        "",
+        "datasets.names()  # ['bulk', 'surf', 'mol', 'mol-base']",
+        "datasets.bridging_names()  # ['bridge']",
         'frames = datasets.load_atoms("bulk", "train")',
         'datasets.metadata("bulk")["provenance"]  # method, tblite version, settings, seed, timing',
         "```",
@@ -227,7 +247,8 @@ def render_index() -> str:
 
 def write_all(out_dir: Path) -> list[Path]:
     """Write ``index.md`` and one page per dataset into ``out_dir``."""
-    from . import names
+    from . import bridging_names, names
+    from ._datasheet_bridge import render as render_bridging
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -235,6 +256,10 @@ def write_all(out_dir: Path) -> list[Path]:
     for name in names():
         p = out_dir / f"{name}.md"
         p.write_text(render(name))
+        written.append(p)
+    for name in bridging_names():
+        p = out_dir / f"{name}.md"
+        p.write_text(render_bridging(name))
         written.append(p)
     p = out_dir / "index.md"
     p.write_text(render_index())

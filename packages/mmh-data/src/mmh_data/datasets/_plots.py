@@ -82,6 +82,8 @@ def draw_levels(residual_per_atom: np.ndarray, std: float, out_dir: Path) -> Pat
 
 def draw_all(out_dir: Path) -> list[Path]:
     """Draw the plots of every bundled dataset."""
-    from . import names
+    from . import bridging_names, names
+    from ._datasheet_bridge import draw as draw_bridging
 
-    return [draw(name, Path(out_dir)) for name in names()]
+    paths = [draw(name, Path(out_dir)) for name in names()]
+    return paths + [draw_bridging(name, Path(out_dir)) for name in bridging_names()]

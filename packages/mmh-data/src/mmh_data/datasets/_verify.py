@@ -105,3 +105,32 @@ def run_checks(names=("bulk", "surf", "mol", "mol-base")) -> dict:
     if "mol" in have:
         out["levels"] = levels()
     return out
+
+
+def bridge_recompute(name: str = "bridge", per_source: int = 2, seed: int = 11) -> dict:
+    """Largest deviations between stored and recomputed labels of a bridging set, at every
+    level, on ``per_source`` random frames of each source."""
+    from . import load_atoms, metadata
+    from ._label import make_calculator
+
+    limit_threads()
+    frames = load_atoms(name, "train")
+    rng = np.random.default_rng(seed)
+    picks = []
+    for source in sorted({a.info["source"] for a in frames}):
+        mine = [a for a in frames if a.info["source"] == source]
+        picks += [mine[i] for i in rng.choice(len(mine), size=per_source, replace=False)]
+    worst = {"energy": 0.0, "forces": 0.0, "stress": 0.0, "frames": len(picks)}
+    for spec in metadata(name)["levels"].values():
+        keys = spec["keys"]
+        for atoms in picks:
+            ref = atoms.copy()
+            ref.calc = make_calculator(spec["method"])
+            dev_e = abs(ref.get_potential_energy() - atoms.info[keys["energy"]])
+            dev_f = float(np.abs(ref.get_forces() - atoms.arrays[keys["forces"]]).max())
+            worst["energy"] = max(worst["energy"], dev_e)
+            worst["forces"] = max(worst["forces"], dev_f)
+            if keys["stress"] in atoms.info:
+                dev_s = float(np.abs(ref.get_stress() - atoms.info[keys["stress"]]).max())
+                worst["stress"] = max(worst["stress"], dev_s)
+    return worst

@@ -72,13 +72,14 @@ def _export(args) -> int:
 
 
 def _info(args) -> int:
-    from . import metadata, names
+    from . import bridging_names, metadata, names
 
-    for name in [args.name] if args.name else names():
+    for name in [args.name] if args.name else [*names(), *bridging_names()]:
         meta = metadata(name)
         prov = meta["provenance"]
+        method = prov.get("method") or " + ".join(prov["methods"])
         sizes = ", ".join(f"{k} {v['frames']}" for k, v in meta["splits"].items())
-        print(f"{name}: {prov['method']} (tblite {prov['versions']['tblite']}), {sizes}")
+        print(f"{name}: {method} (tblite {prov['versions']['tblite']}), {sizes}")
     return 0
 
 

@@ -59,6 +59,8 @@ class Cell:
     seed: int
     mode: str = "pretrain"  # "pretrain", "replay" (fraction 0: no replay) or "naive"
     replay: float | None = None
+    bridging: float = 0.0  # domain-bridging structures, as a fraction of the training data
+    regularize: bool = False  # selective regularisation of the heads' readouts
 
     @property
     def model_name(self) -> str:
@@ -70,7 +72,9 @@ class Cell:
             return f"pretrain-{self.model_name}"
         if self.mode == "naive":
             return f"naive-{self.model_name}"
-        return f"replay{self.replay:g}-{self.model_name}"
+        extra = f"-dbs{self.bridging:g}" if self.bridging else ""
+        extra += "-reg" if self.regularize else ""
+        return f"replay{self.replay:g}{extra}-{self.model_name}"
 
     @property
     def parent(self) -> Cell:
@@ -112,7 +116,40 @@ def finetune_config(cell: Cell, budget: Budget, work: Path) -> dict:
     cfg["optimizer"]["lr"] = budget.finetune_lr
     cfg["training"].update(epochs=1000, max_steps=budget.finetune_steps, num_threads=1)
     cfg["logging"] = {"progress": False}
+    if cell.bridging or cell.regularize:
+        add_bridging(cfg, cell, budget)
     return cfg
+
+
+#: Readout regularisation of the bridging experiment: base head, and each new head.
+REGULARIZATION = {"base": 1.0e-3, "new": 1.0e-4}
+
+
+def add_bridging(cfg: dict, cell: Cell, budget: Budget) -> None:
+    """SevenNet-Omni's ideas on top of a replay cell: the bundled ``bridge`` set (its
+    structures, as a fraction of the fine-tuning data, train every head they have labels
+    for) and selective regularisation of every readout towards the base readout."""
+    if cell.mode != "replay" or not cell.replay:
+        raise ValueError("bridging and regularisation cells build on a replay cell")
+    if cell.bridging:
+        from mmh_data import datasets as bundled
+
+        n_train = len(bundled.load_atoms("surf", "train")) + budget.mol_train
+        n_replay = budget.replay_pool_fraction * len(bundled.load_atoms("bulk", "train"))
+        count = max(1, round(cell.bridging * (n_train + n_replay)))
+        cfg["bridging"] = {
+            "dataset": "bridge",
+            "labels": {
+                "bulk": {"level": "gfn1"},
+                "surf": {"level": "gfn1"},
+                "mol": {"level": "gfn2"},
+            },
+            "count": count,
+        }
+    if cell.regularize:
+        cfg["finetune"]["regularization"] = {"weight": REGULARIZATION["base"], "target": "base"}
+        for head in cfg["heads"].values():
+            head["regularization"] = {"weight": REGULARIZATION["new"], "target": "base"}
 
 
 def evaluations(cell: Cell, heads: list[str]) -> list[tuple[str, str, str]]:

@@ -39,13 +39,24 @@ def model_key(cell: dict) -> str:
     return f"{cell['block']}-L{cell['max_L']}"
 
 
-def mode_order(cell: dict) -> float:
-    return {"pretrain": -2.0, "naive": -1.0}.get(cell["mode"], cell["replay"])
+def mode_order(cell: dict) -> tuple:
+    order = {"pretrain": -2.0, "naive": -1.0}.get(cell["mode"], cell["replay"])
+    return order, cell.get("bridging", 0.0), cell.get("regularize", False)
+
+
+def is_bridging(cell: dict) -> bool:
+    """A cell of the bridging experiment (DBS and/or selective regularisation)."""
+    return bool(cell.get("bridging") or cell.get("regularize"))
 
 
 def mode_label(cell: dict) -> str:
     if cell["mode"] == "replay":
-        return "no replay" if cell["replay"] == 0 else f"replay {cell['replay']:g}"
+        label = "no replay" if cell["replay"] == 0 else f"replay {cell['replay']:g}"
+        if cell.get("bridging"):
+            label += f" + DBS {cell['bridging']:.1%}"
+        if cell.get("regularize"):
+            label += " + reg"
+        return label
     return "pre-trained" if cell["mode"] == "pretrain" else "naive (mol)"
 
 
@@ -54,12 +65,12 @@ def base_error(cell: dict, dataset: str, split: str, key: str) -> float:
     return cell["errors"][f"{cell['base_head']} on {dataset} {split}"][key]
 
 
-def spread(values: Sequence[float]) -> str:
+def spread(values: Sequence[float], digits: int = 1) -> str:
     """Mean, and ± half the range over seeds when there are several."""
     mean = statistics.fmean(values)
     if len(values) == 1:
-        return f"{mean:.1f}"
-    return f"{mean:.1f} ± {(max(values) - min(values)) / 2:.1f}"
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {(max(values) - min(values)) / 2:.{digits}f}"
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
@@ -117,13 +128,13 @@ def main_table(cells: list[dict]) -> list[str]:
                 model,
                 label,
                 ",".join(str(c["seed"]) for c in group_cells),
-                spread([c["training"]["steps"] for c in group_cells]).split(" ")[0],
+                spread([c["training"]["steps"] for c in group_cells], 0),
                 pair(base, "bulk", "train"),
                 pair(base, "bulk", "test"),
                 pair(base, "mol-base", "test"),
                 pair("surf", "surf", "test"),
                 pair("mol", "mol", "test"),
-                spread([c["physicality"]["score"] for c in group_cells])
+                spread([c["physicality"]["score"] for c in group_cells], 2)
                 if all(c["physicality"]["score"] is not None for c in group_cells)
                 else "—",
             ]
@@ -193,13 +204,13 @@ def pretrain_table(cells: list[dict]) -> list[str]:
                 gc[0]["block"],
                 gc[0]["max_L"],
                 ",".join(str(c["seed"]) for c in gc),
-                spread([c["training"]["steps"] for c in gc]),
+                spread([c["training"]["steps"] for c in gc], 0),
                 spread([base_error(c, "bulk", "train", "forces_mae") for c in gc]),
                 spread([base_error(c, "bulk", "test", "forces_mae") for c in gc]),
                 spread([base_error(c, "bulk", "train", "energy_mae") for c in gc]),
                 spread([base_error(c, "bulk", "test", "energy_mae") for c in gc]),
                 spread([base_error(c, "mol-base", "test", "forces_mae") for c in gc]),
-                spread([c["physicality"]["score"] for c in gc]),
+                spread([c["physicality"]["score"] for c in gc], 2),
             ]
         )
     return table(header, rows)
@@ -209,8 +220,7 @@ def _series(cells: list[dict], dataset: str, split: str, key: str):
     """Per model: replay fractions → (mean, half-range) of the base head's error."""
     out: dict[str, dict] = defaultdict(dict)
     for (model, _), gc in group(cells).items():
-        mode = gc[0]["mode"]
-        if mode != "replay":
+        if gc[0]["mode"] != "replay" or is_bridging(gc[0]):
             continue
         v = [base_error(c, dataset, split, key) for c in gc]
         out[model][gc[0]["replay"]] = (statistics.fmean(v), (max(v) - min(v)) / 2)
@@ -340,6 +350,43 @@ def plot_heads(cells: list[dict], path: Path):
     plt.close(fig)
 
 
+def plot_bridging(cells: list[dict], path: Path):
+    """Base head on mol-base and new heads in-domain against DBS fraction, reg off/on."""
+    rows = [c for c in cells if c["mode"] == "replay"]
+    panels = (
+        ("base head on mol-base", lambda c: base_error(c, "mol-base", "test", "forces_mae")),
+        ("base head on mol-base", lambda c: base_error(c, "mol-base", "test", "energy_mae")),
+        ("mol head on mol", lambda c: c["errors"]["mol on mol test"]["forces_mae"]),
+        ("surf head on surf", lambda c: c["errors"]["surf on surf test"]["forces_mae"]),
+    )
+    units = ("F MAE (meV/Å)", "E MAE (meV/atom)", "F MAE (meV/Å)", "F MAE (meV/Å)")
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+    for ax, (title, value), unit in zip(axes, panels, units, strict=True):
+        for reg, color in ((False, "C0"), (True, "C1")):
+            by_f: dict[float, list[float]] = defaultdict(list)
+            for c in rows:
+                if bool(c.get("regularize")) == reg:
+                    by_f[c.get("bridging", 0.0)].append(value(c))
+            xs = sorted(by_f)
+            ax.errorbar(
+                [100 * x for x in xs],
+                [statistics.fmean(by_f[x]) for x in xs],
+                yerr=[(max(by_f[x]) - min(by_f[x])) / 2 for x in xs],
+                marker="o",
+                capsize=3,
+                color=color,
+                label="regularised" if reg else "not regularised",
+            )
+        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xlabel("DBS fraction (% of the fine-tuning data)")
+        ax.set_ylabel(unit)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def machine(cells: list[dict]) -> list[str]:
     b = cells[0]["budget"]
     wall = sum(c["training"]["wall_s"] for c in cells) / 60
@@ -362,21 +409,15 @@ def main() -> None:
     args = parser.parse_args()
     cells = load_cells(args.results)
     args.out.mkdir(parents=True, exist_ok=True)
-    plot_against_replay(
-        cells, "mol-base", "test", "Cross-domain: base head on mol-base", args.out / "cross.png"
-    )
-    plot_against_replay(
-        cells, "bulk", "train", "Forgetting: base head on bulk train", args.out / "forget.png"
-    )
-    plot_against_replay(
-        cells, "bulk", "test", "Base head on bulk test", args.out / "forget-test.png"
-    )
-    plot_trajectory(cells, args.out / "trajectory.png")
-    plot_heads(cells, args.out / "heads.png")
+    if any(is_bridging(c) for c in cells):
+        plot_bridging(cells, args.out / "bridging.png")
+        plots = ["![DBS and regularisation](bridging.png)", ""]
+    else:
+        plots = replay_plots(cells, args.out)
     lines = [
-        "<!-- generated by experiments/summarize.py from experiments/results/grid; do not edit -->",
+        "<!-- generated by experiments/summarize.py from the cell JSONs; do not edit -->",
         "",
-        "## Grid tables",
+        "## Tables",
         "",
         *machine(cells),
         "### Pre-trained models (matched wall time)",
@@ -403,6 +444,24 @@ def main() -> None:
         *cross_table(cells),
         "### Plots",
         "",
+        *plots,
+    ]
+    (args.out / "grid.md").write_text("\n".join(lines))
+    print(f"wrote {args.out / 'grid.md'} and its plots")
+
+
+def replay_plots(cells: list[dict], out: Path) -> list[str]:
+    """The grid's plots against replay fraction, the trajectory and the per-head errors."""
+    plot_against_replay(
+        cells, "mol-base", "test", "Cross-domain: base head on mol-base", out / "cross.png"
+    )
+    plot_against_replay(
+        cells, "bulk", "train", "Forgetting: base head on bulk train", out / "forget.png"
+    )
+    plot_against_replay(cells, "bulk", "test", "Base head on bulk test", out / "forget-test.png")
+    plot_trajectory(cells, out / "trajectory.png")
+    plot_heads(cells, out / "heads.png")
+    return [
         "![cross-domain](cross.png)",
         "",
         "![forgetting on bulk train](forget.png)",
@@ -414,8 +473,6 @@ def main() -> None:
         "![per-head errors](heads.png)",
         "",
     ]
-    (args.out / "grid.md").write_text("\n".join(lines))
-    print(f"wrote {args.out / 'grid.md'} and 5 plots")
 
 
 if __name__ == "__main__":

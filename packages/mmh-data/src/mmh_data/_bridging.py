@@ -19,8 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 from ._configuration import DEFAULT_CONFIG_TYPE, Configuration
 from ._convert import voigt_to_matrix
@@ -72,7 +76,7 @@ def _value(atoms, key: str):
     return atoms.info.get(key)
 
 
-def bridging_heads(atoms, labels: LabelMap) -> list[str]:
+def bridging_heads(atoms: Atoms, labels: LabelMap) -> list[str]:
     """The heads a frame trains: those of which it carries at least one label key.
 
     Args:
@@ -190,7 +194,8 @@ def bridging_configurations(
         >>> h2 = molecule("H2"); h2.info.update(gfn1_energy=-10.9, gfn2_energy=-26.1)
         >>> out = bridging_configurations(
         ...     [h2], {"base": {"energy": "gfn1_energy"}, "mol": {"energy": "gfn2_energy"}})
-        >>> out["base"][0].energy, out["mol"][0].energy, out["mol"][0].head
+        >>> base, mol = out["base"], out["mol"]
+        >>> base[0].energy, mol[0].energy, mol[0].head
         (-10.9, -26.1, 'mol')
     """
     _check_label_map(labels)

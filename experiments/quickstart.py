@@ -8,7 +8,7 @@ benchmark.
    ``mol-base`` (molecules at the base level of theory, never trained on).
 4. ``mmh-bench run``: the physicality suite and the in-domain errors, with a report and plots.
 
-Each step resumes where it stopped when the script is run again. It takes about 7 minutes
+Each step resumes where it stopped when the script is run again. It takes about 8 minutes
 on two CPU cores; ``--epochs`` and ``--finetune-steps`` set the training length.
 
 Usage::

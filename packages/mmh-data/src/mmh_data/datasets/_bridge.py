@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -92,37 +90,20 @@ def generate(work: Path, workers: int = 2, seed: int = 0, out: Path | None = Non
     Resumable: every finished task is a chunk file under ``work/bridge/chunks``. Needs the
     source datasets (``mol``, ``surf``, ``bulk``) in this installation.
     """
-    from ._generate import DATA_DIR, _chunk_path, _say
+    from ._generate import DATA_DIR, run_pending
 
     limit_threads()
     work, out = Path(work), Path(out) if out is not None else DATA_DIR
     all_tasks = tasks(seed)
-    todo = [t for t in all_tasks if not _chunk_path(work, t).exists()]
-    _say(f"{NAME}: {len(all_tasks)} tasks, {len(todo)} to run on {workers} workers")
-    start = time.time()
-    if todo:
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=limit_threads) as pool:
-            futures = {pool.submit(_run_task, t, work): t for t in todo}
-            for k, fut in enumerate(as_completed(futures), 1):
-                s = fut.result()
-                _say(
-                    f"{NAME} [{k}/{len(todo)}] {s['key']}: {s['frames']}/{s['requested']} "
-                    f"frames, {s['cpu_s']:.1f} s cpu, {len(s['log'])} messages"
-                )
-    runs_file = work / NAME / "runs.json"
-    runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
-    runs.append(
-        {
-            "start": datetime.fromtimestamp(start, timezone.utc).isoformat(timespec="seconds"),
-            "wall_s": time.time() - start,
-            "workers": workers,
-            "tasks_run": len(todo),
-            "command": f"mmh-data datasets generate {NAME} --workers {workers} --seed {seed}",
-        }
+    runs = run_pending(
+        NAME,
+        all_tasks,
+        _run_task,
+        work,
+        workers,
+        seed,
+        frames_of=lambda s: f"{s['frames']}/{s['requested']}",
     )
-    runs_file.parent.mkdir(parents=True, exist_ok=True)
-    runs_file.write_text(json.dumps(runs, indent=1))
     return assemble(work, seed, out, all_tasks, runs)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -122,17 +123,41 @@ def generate(name: str, work: Path, workers: int = 2, seed: int = 0, out: Path |
     work = Path(work)
     out = Path(out) if out is not None else DATA_DIR
     all_tasks = tasks(name, seed)
+    runs = run_pending(
+        name, all_tasks, run_task, work, workers, seed, frames_of=lambda s: str(s["frames"])
+    )
+    assemble(name, work, seed, out, all_tasks, runs)
+
+
+def run_pending(
+    name: str,
+    all_tasks: list,
+    run: Callable,
+    work: Path,
+    workers: int,
+    seed: int,
+    frames_of: Callable[[dict], str],
+) -> list[dict]:
+    """Run the tasks whose chunk file is missing on a spawn process pool, one progress line
+    per finished task, and append this run to ``work/<name>/runs.json``.
+
+    ``run(task, work)`` labels one task and returns its summary (``key``, ``frames``,
+    ``cpu_s``, ``log`` and whatever ``frames_of`` reads to describe the frame count).
+
+    Returns:
+        Every run recorded so far, this one last.
+    """
     todo = [t for t in all_tasks if not _chunk_path(work, t).exists()]
     _say(f"{name}: {len(all_tasks)} tasks, {len(todo)} to run on {workers} workers")
     start = time.time()
     if todo:
         ctx = get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=limit_threads) as pool:
-            futures = {pool.submit(run_task, t, work): t for t in todo}
+            futures = {pool.submit(run, t, work): t for t in todo}
             for k, fut in enumerate(as_completed(futures), 1):
                 s = fut.result()
                 _say(
-                    f"{name} [{k}/{len(todo)}] {s['key']}: {s['frames']} frames, "
+                    f"{name} [{k}/{len(todo)}] {s['key']}: {frames_of(s)} frames, "
                     f"{s['cpu_s']:.1f} s cpu, {len(s['log'])} messages"
                 )
     runs_file = work / name / "runs.json"
@@ -148,7 +173,7 @@ def generate(name: str, work: Path, workers: int = 2, seed: int = 0, out: Path |
     )
     runs_file.parent.mkdir(parents=True, exist_ok=True)
     runs_file.write_text(json.dumps(runs, indent=1))
-    assemble(name, work, seed, out, all_tasks, runs)
+    return runs
 
 
 def isolated_atom_energies(numbers, method: str) -> tuple[dict[int, float], dict[int, int]]:

@@ -272,16 +272,34 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
     summary.update(_extras(bridging, regularization))
     if ft.mode == "naive":
         model.remove_head(base)
-        summary.update(
-            e0s_method=methods,
-            elements=list(model.elements),
-            train_sizes={n: len(s.train) for n, s in splits.items()},
-            new_head_e0s={n: model.head_e0s(n) for n in config.heads},
-        )
-        return TrainingSetup(
-            model, splits, streams, head_weights, valid_weights, summary, regularization
-        )
-    head_weights[base] = 1.0
+    else:
+        head_weights[base] = 1.0
+        valid_weights[base] = 1.0 if ft.mode == "replay" else 0.0
+        base_splits = _base_head_splits(config, base, splits, streams, base_bridging, summary)
+        splits = {base: base_splits, **splits}
+    summary.update(
+        e0s_method=methods,
+        elements=list(model.elements),
+        train_sizes={n: len(s.train) for n, s in splits.items()},
+        new_head_e0s={n: model.head_e0s(n) for n in config.heads},
+    )
+    return TrainingSetup(
+        model, splits, streams, head_weights, valid_weights, summary, regularization
+    )
+
+
+def _base_head_splits(
+    config: TrainConfig,
+    base: str,
+    splits: dict[str, HeadSplits],
+    streams: list,
+    base_bridging: list,
+    summary: dict[str, Any],
+) -> HeadSplits:
+    """The base head's data in ``replay`` and ``no-replay`` modes: its evaluation splits
+    from the replay pool, the replay buffer (``replay`` mode) and its domain-bridging
+    structures; the training streams are appended to ``streams``."""
+    ft = config.finetune
     base_splits = HeadSplits(base)
     if ft.replay is not None:
         pool = load_replay_pool(ft.replay, base)
@@ -312,17 +330,7 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
     if base_bridging and ft.mode != "replay":
         base_splits.train = base_bridging
         streams.append((Source(f"{base} (bridging)", len(base_bridging), None), base_bridging))
-    splits = {base: base_splits, **splits}
-    valid_weights[base] = 1.0 if ft.mode == "replay" else 0.0
-    summary.update(
-        e0s_method=methods,
-        elements=list(model.elements),
-        train_sizes={n: len(s.train) for n, s in splits.items()},
-        new_head_e0s={n: model.head_e0s(n) for n in config.heads},
-    )
-    return TrainingSetup(
-        model, splits, streams, head_weights, valid_weights, summary, regularization
-    )
+    return base_splits
 
 
 def prepare(config: TrainConfig, recipe: str) -> TrainingSetup:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from . import _store
 from ._builders_bridge import LEVELS, SOURCES, WITH_STRESS, run, tasks
-from ._label import TBLITE_SETTINGS, limit_threads
+from ._label import limit_threads
 
 NAME = "bridge"
 _PER_TASK = ("summary", "native_deviation")
@@ -133,7 +132,7 @@ def assemble(work: Path, seed: int, out: Path, all_tasks, runs) -> dict:
     from ase.data import chemical_symbols
 
     from . import metadata as source_metadata
-    from ._generate import _chunk_path, _say, _versions, isolated_atom_energies
+    from ._generate import _chunk_path, _say, isolated_atom_energies, provenance
 
     parts, summaries, deviation = [], [], np.zeros(3)
     for task in all_tasks:
@@ -161,17 +160,8 @@ def assemble(work: Path, seed: int, out: Path, all_tasks, runs) -> dict:
         "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3 (Voigt xx yy zz yz xz xy)"},
         "levels": levels,
         "provenance": {
-            "code": "tblite",
             "methods": list(LEVELS.values()),
-            "settings": {k: v for k, v in TBLITE_SETTINGS.items() if k != "verbosity"},
-            "versions": _versions(),
-            "seed": seed,
-            "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": f"mmh-data datasets generate {NAME} --seed {seed}",
-            "runs": runs,
-            "wall_s": sum(r["wall_s"] for r in runs),
-            "cpu_s": sum(s["cpu_s"] for s in summaries),
-            "skipped": [m for s in summaries for m in s["log"]],
+            **provenance(NAME, seed, runs, summaries),
             "sources": {
                 s: {
                     "split": "train",

@@ -176,6 +176,22 @@ def run_pending(
     return runs
 
 
+def provenance(name: str, seed: int, runs: list[dict], summaries: list[dict]) -> dict:
+    """How a dataset was labelled: code, settings, versions, seed, runs and their totals."""
+    return {
+        "code": "tblite",
+        "settings": {k: v for k, v in TBLITE_SETTINGS.items() if k != "verbosity"},
+        "versions": _versions(),
+        "seed": seed,
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": f"mmh-data datasets generate {name} --seed {seed}",
+        "runs": runs,
+        "wall_s": sum(r["wall_s"] for r in runs),
+        "cpu_s": sum(s["cpu_s"] for s in summaries),
+        "skipped": [m for s in summaries for m in s["log"]],
+    }
+
+
 def isolated_atom_energies(numbers, method: str) -> tuple[dict[int, float], dict[int, int]]:
     """Energies (eV) of free neutral atoms in their ground-state spin at ``method``."""
     from ase import Atoms
@@ -245,19 +261,7 @@ def assemble(name, work: Path, seed: int, out: Path, all_tasks, runs) -> dict:
         "name": name,
         "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3 (Voigt xx yy zz yz xz xy)"},
         "keys": {"energy": "REF_energy", "forces": "REF_forces", "stress": "REF_stress"},
-        "provenance": {
-            "code": "tblite",
-            "method": method,
-            "settings": {k: v for k, v in TBLITE_SETTINGS.items() if k != "verbosity"},
-            "versions": _versions(),
-            "seed": seed,
-            "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": f"mmh-data datasets generate {name} --seed {seed}",
-            "runs": runs,
-            "wall_s": sum(r["wall_s"] for r in runs),
-            "cpu_s": sum(s["cpu_s"] for s in summaries),
-            "skipped": [m for s in summaries for m in s["log"]],
-        },
+        "provenance": {"method": method, **provenance(name, seed, runs, summaries)},
         "isolated_atom_energies": {str(z): e for z, e in e0.items()},
         "isolated_atom_multiplicity": {str(z): m for z, m in mult.items()},
         "has_stress": STRESS[name],

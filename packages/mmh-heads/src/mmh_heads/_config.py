@@ -24,6 +24,9 @@ class ModelConfig:
         shift: Per-head per-atom shift ``{head: shift}`` in eV (default 0).
         zbl: Add the ZBL pair repulsion to the interaction energy.
         zbl_p: Order of the ZBL envelope.
+        readout_silu_norm: Normalisation constant of the SiLU of the MLP readouts; None
+            means mmh's own (``mmh_heads.HeadReadout``). A model imported from mace-torch
+            keeps the Monte-Carlo constant its file stores.
 
     Example:
         >>> from mmh_layers import BackboneConfig
@@ -40,6 +43,7 @@ class ModelConfig:
     shift: Mapping[str, float] = field(default_factory=dict)
     zbl: bool = False
     zbl_p: int = 6
+    readout_silu_norm: float | None = None
 
     def __post_init__(self) -> None:
         heads = tuple(str(h) for h in self.heads)
@@ -93,6 +97,7 @@ class ModelConfig:
             "shift": dict(self.shift),
             "zbl": self.zbl,
             "zbl_p": self.zbl_p,
+            "readout_silu_norm": self.readout_silu_norm,
         }
 
     @classmethod

@@ -51,9 +51,10 @@ def save_model(model: MultiHeadMACE, path: str | Path) -> Path:
     """Write ``model`` to one ``.safetensors`` file.
 
     The file holds the weights and buffers, and in its header a JSON document with the
-    format version, the hyper-parameters (:class:`ModelConfig`, including heads, E0s and
-    scale/shift), the element table, the float dtype, library versions and a SHA-256 of
-    the tensors.
+    format version, the hyper-parameters (``ModelConfig``, including heads, E0s and
+    scale/shift), the element table, the float dtype, library versions, a SHA-256 of
+    the tensors and, for an imported model, where it came from (``source``: the file name,
+    its SHA-256, the version of the code that wrote it and the heads it had).
 
     Args:
         model: The model.
@@ -74,6 +75,8 @@ def save_model(model: MultiHeadMACE, path: str | Path) -> Path:
         "versions": _versions(),
         "sha256": _digest(tensors),
     }
+    if model.provenance is not None:
+        header["source"] = model.provenance
     save_file(tensors, str(path), metadata={_KEY: json.dumps(header)})
     return path
 
@@ -130,4 +133,5 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> MultiHea
             f"{path}: weights do not match the architecture: missing {missing[:5]}, "
             f"unexpected {unexpected[:5]}"
         )
+    model.provenance = header.get("source")
     return model.to(device)

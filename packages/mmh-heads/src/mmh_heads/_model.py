@@ -45,12 +45,17 @@ class MultiHeadMACE(torch.nn.Module):
             self.backbone = MACEBackbone(config.backbone)
             self.zbl = ZBLRepulsion(config.zbl_p) if config.zbl else None
         self._zbl_p = config.zbl_p
+        self._silu_norm = config.readout_silu_norm
+        #: where the model came from, when it was imported (written to the model file)
+        self.provenance: dict | None = None
         self.heads: list[str] = list(config.heads)
         self._first = scalar_slices(self.backbone.irreps_out[0])
         self._last = scalar_slices(self.backbone.irreps_out[-1])
         with default_dtype(dtype):
             self.readouts = torch.nn.ModuleList(
-                HeadReadout(self.first_channels, self.last_channels, config.hidden_of(h))
+                HeadReadout(
+                    self.first_channels, self.last_channels, config.hidden_of(h), self._silu_norm
+                )
                 for h in self.heads
             )
         elements = config.backbone.elements
@@ -100,6 +105,7 @@ class MultiHeadMACE(torch.nn.Module):
             shift={h: float(self.shift[k]) for k, h in enumerate(self.heads)},
             zbl=self.zbl is not None,
             zbl_p=self._zbl_p,
+            readout_silu_norm=self._silu_norm,
         )
 
     def head_index(self, head: str | int) -> int:
@@ -149,7 +155,9 @@ class MultiHeadMACE(torch.nn.Module):
             raise ValueError(f"head {name!r} already exists")
         if init_from is None:
             with default_dtype(self.dtype):
-                readout = HeadReadout(self.first_channels, self.last_channels, hidden)
+                readout = HeadReadout(
+                    self.first_channels, self.last_channels, hidden, self._silu_norm
+                )
             readout = readout.to(self.e0.device)
             e0 = torch.zeros_like(self.e0[:1])
             scale, shift = torch.ones_like(self.scale[:1]), torch.zeros_like(self.shift[:1])
@@ -190,6 +198,7 @@ class MultiHeadMACE(torch.nn.Module):
             shift={head: float(self.shift[k])},
         )
         model = MultiHeadMACE(config, dtype=self.dtype).to(self.e0.device)
+        model.provenance = copy.deepcopy(self.provenance)
         with torch.no_grad():
             model.backbone.load_state_dict(self.backbone.state_dict())
             model.readouts[0].load_state_dict(self.readouts[k].state_dict())

@@ -41,11 +41,20 @@ class HeadReadout(torch.nn.Module):
         first_channels: Number of scalar channels of the first layer.
         last_channels: Number of scalar channels of the last layer.
         hidden: Hidden units of the MLP.
+        silu_norm: The second-moment normalisation constant of the SiLU (default
+            ``SILU_NORM``; an imported mace-torch model keeps the constant its file stores).
     """
 
-    def __init__(self, first_channels: int, last_channels: int, hidden: int = 16) -> None:
+    def __init__(
+        self,
+        first_channels: int,
+        last_channels: int,
+        hidden: int = 16,
+        silu_norm: float | None = None,
+    ) -> None:
         super().__init__()
         self.hidden = int(hidden)
+        self.silu_norm = SILU_NORM if silu_norm is None else float(silu_norm)
         self.linear = torch.nn.Parameter(torch.randn(first_channels))
         self.mlp_in = torch.nn.Parameter(torch.randn(last_channels, self.hidden))
         self.mlp_out = torch.nn.Parameter(torch.randn(self.hidden))
@@ -54,5 +63,5 @@ class HeadReadout(torch.nn.Module):
         """Per-atom energies ``[N]`` from scalar features ``[N, C_1]`` and ``[N, C_S]``."""
         e1 = first @ self.linear / math.sqrt(self.linear.shape[0])
         hidden = torch.nn.functional.silu(last @ self.mlp_in / math.sqrt(self.mlp_in.shape[0]))
-        e2 = (SILU_NORM * hidden) @ self.mlp_out / math.sqrt(self.hidden)
+        e2 = (self.silu_norm * hidden) @ self.mlp_out / math.sqrt(self.hidden)
         return e1 + e2

@@ -55,7 +55,10 @@ def model_config(spec: MaceSpec) -> ModelConfig:
         backbone=backbone,
         heads=heads,
         readout_hidden=spec.readout_hidden,
-        e0s={h: dict(zip(spec.elements, spec.e0s[k].tolist(), strict=True)) for k, h in enumerate(heads)},
+        e0s={
+            h: dict(zip(spec.elements, spec.e0s[k].tolist(), strict=True))
+            for k, h in enumerate(heads)
+        },
         scale={h: float(spec.scale[k]) for k, h in enumerate(heads)},
         shift={h: float(spec.shift[k]) for k, h in enumerate(heads)},
         zbl=spec.zbl,
@@ -67,17 +70,26 @@ def model_config(spec: MaceSpec) -> ModelConfig:
 class _Source:
     """The file's tensors by name, with a record of which ones were used."""
 
-    def __init__(self, spec: MaceSpec, where: str) -> None:
-        self.tensors = spec.root.state_dict()
+    def __init__(self, spec: MaceSpec, where: str, model: MultiHeadMACE) -> None:
+        self.tensors: dict[str, Any] = spec.root.state_dict()
         self.used: set[str] = set()
         self.where = where
         self.dtype = spec.dtype
+        #: the contraction bases found in the file ("mace" = mace-torch's e3nn basis)
+        self.bases: set[str] = set()
+        if spec.cueq:
+            self.tensors = _e3nn_form(self.tensors, spec, model, where)
 
     def get(self, key: str) -> np.ndarray:
         if key not in self.tensors:
             raise MaceFileError(f"{self.where}: the file has no tensor {key}")
         self.used.add(key)
-        return self.tensors[key].numpy().astype(np.float64)
+        value = self.tensors[key]
+        return (value if isinstance(value, np.ndarray) else value.numpy()).astype(np.float64)
+
+    def numel(self, key: str) -> int:
+        value = self.tensors[key]
+        return value.size if isinstance(value, np.ndarray) else value.numel
 
     def check(self, key: str, expected: Any, what: str) -> None:
         """The stored constant ``key`` must equal mmh's value (to the file's precision)."""
@@ -93,6 +105,53 @@ class _Source:
             )
 
 
+def _e3nn_form(tensors: dict, spec: MaceSpec, model: MultiHeadMACE, where: str) -> dict:
+    """The tensors of a cuequivariance-form file under the names and shapes of the e3nn form.
+
+    mace's converter stores each linear map's e3nn weights as ``[1, numel]`` in the same
+    order, and each product basis as one ``[Z|1, sum of paths, C]`` tensor that concatenates,
+    output irrep by output irrep, e3nn's ``weights_max``, ``weights.0``, ... (orders ``nu``
+    from the correlation down to 1, paths of mace's e3nn basis). The e3nn form's ``U``
+    buffers are mace's basis, which ``coupling_tensor(basis="mace")`` rebuilds.
+    """
+    out: dict[str, Any] = {}
+    for key, value in tensors.items():
+        if key.endswith(".symmetric_contractions.projection"):
+            continue  # derived by cuequivariance from the basis
+        if key.endswith(".symmetric_contractions.weight"):
+            layer = int(key.split(".")[1])
+            out.update(_split_contraction(layer, value.numpy(), spec, model, where))
+            continue
+        if key.endswith(".weight") and len(value.shape) == 2 and value.shape[0] == 1:
+            parent = key.rsplit(".", 1)[0]
+            if spec.root.child(parent).cls.startswith("cuequivariance_torch."):
+                out[key] = value.numpy().reshape(-1)
+                continue
+        out[key] = value
+    return out
+
+
+def _split_contraction(layer, weight, spec, model, where) -> dict:
+    sc = model.backbone.products[layer].symmetric_contraction
+    correlation = spec.correlations[layer]
+    prefix = f"products.{layer}.symmetric_contractions.contractions"
+    out, start = {}, 0
+    for k, (_, ir) in enumerate(sc.irreps_out):
+        for nu in range(correlation, 0, -1):
+            u = coupling_tensor(sc.irreps_in, ir, nu, basis="mace").numpy()
+            name = "weights_max" if nu == correlation else f"weights.{correlation - 1 - nu}"
+            n = u.shape[-1]
+            out[f"{prefix}.{k}.U_matrix_{nu}"] = u
+            out[f"{prefix}.{k}.{name}"] = weight[:, start : start + n]
+            start += n
+    if start != weight.shape[1]:
+        raise MaceFileError(
+            f"{where}: products.{layer}.symmetric_contractions.weight has {weight.shape[1]} "
+            f"paths, mace's basis for these irreps has {start}"
+        )
+    return out
+
+
 def convert(spec: MaceSpec, where: str, dtype: torch.dtype | None = None) -> MultiHeadMACE:
     """Build the mmh model with the exact weights of a mace-torch file.
 
@@ -103,7 +162,7 @@ def convert(spec: MaceSpec, where: str, dtype: torch.dtype | None = None) -> Mul
     """
     dtype = dtype or getattr(torch, spec.dtype)
     model = MultiHeadMACE(model_config(spec), dtype=dtype)
-    src = _Source(spec, where)
+    src = _Source(spec, where, model)
     target = model.state_dict()
     values: dict[str, np.ndarray] = {}
 
@@ -123,7 +182,7 @@ def convert(spec: MaceSpec, where: str, dtype: torch.dtype | None = None) -> Mul
     unused = sorted(
         k
         for k in set(src.tensors) - src.used
-        if not (k.endswith("output_mask") or src.tensors[k].numel == 0 or "U_matrix" in k)
+        if not (k.endswith("output_mask") or src.numel(k) == 0 or "U_matrix" in k)
         and not k.endswith("_zeroed")
     )
     if unused:
@@ -142,12 +201,13 @@ def convert(spec: MaceSpec, where: str, dtype: torch.dtype | None = None) -> Mul
     for key in derived_mmh:
         mace_key = _mace_name(key)
         if key.endswith("output_mask") and mace_key in src.tensors:
-            stored = src.tensors[mace_key].numpy()
+            stored = src.get(mace_key)
             if stored.shape != tuple(target[key].shape) or not np.array_equal(
                 stored.astype(np.float64), target[key].double().numpy()
             ):
                 raise MaceFileError(f"{where}: {mace_key} differs from mmh's layout")
     model.load_state_dict(state, strict=True)
+    model.provenance = {"contraction_basis": "+".join(sorted(src.bases))}
     return model
 
 
@@ -229,19 +289,32 @@ def _symmetrised(u: np.ndarray, nu: int) -> np.ndarray:
 
 
 def basis_change(u_from: np.ndarray, u_to: np.ndarray, nu: int, where: str, rtol: float):
-    """``T`` with ``Sym(u_to) T = Sym(u_from)``: weights ``w`` in the ``from`` basis give the
-    same contraction as ``T w`` in the ``to`` basis (the inputs are symmetric, so only the
-    symmetric part of each coupling tensor matters)."""
-    a = _symmetrised(u_to, nu).reshape(-1, u_to.shape[-1])
-    b = _symmetrised(u_from, nu).reshape(-1, u_from.shape[-1])
-    t, *_ = np.linalg.lstsq(a, b, rcond=None)
-    residual = np.abs(a @ t - b).max() / max(np.abs(b).max(), 1e-300)
-    if residual > rtol:
-        raise MaceFileError(
-            f"{where}: the file's coupling basis is not spanned by mmh's (relative residual "
-            f"{residual:.1e}); the file was built with another contraction basis"
-        )
-    return t, residual
+    """``T`` such that weights ``w`` in the ``from`` basis give the same contraction as
+    ``T w`` in the ``to`` basis.
+
+    When the coupling tensors span the same space as tensors (the same paths, in another order
+    or sign), ``u_to T = u_from`` holds exactly and the contraction is the same tensor, so
+    both codes round alike. Otherwise only the symmetric part of each coupling tensor can
+    matter (the inputs are symmetric), and ``Sym(u_to) T = Sym(u_from)`` is solved instead.
+
+    Returns:
+        ``(T, residual)``.
+
+    Raises:
+        MaceFileError: neither holds to ``rtol``: the bases differ.
+    """
+    residual = np.inf
+    for symmetrise in (False, True):
+        a = (_symmetrised(u_to, nu) if symmetrise else u_to).reshape(-1, u_to.shape[-1])
+        b = (_symmetrised(u_from, nu) if symmetrise else u_from).reshape(-1, u_from.shape[-1])
+        t, *_ = np.linalg.lstsq(a, b, rcond=1e-9)
+        residual = np.abs(a @ t - b).max() / max(np.abs(b).max(), 1e-300)
+        if residual <= rtol:
+            return t, residual
+    raise MaceFileError(
+        f"{where}: the file's coupling basis is not spanned by mmh's (relative residual "
+        f"{residual:.1e}); the file was built with another contraction basis"
+    )
 
 
 def _contraction(spec: MaceSpec, layer: int, sc: torch.nn.Module, src: _Source) -> dict:
@@ -266,6 +339,11 @@ def _contraction(spec: MaceSpec, layer: int, sc: torch.nn.Module, src: _Source) 
                 if np.any(u_mace) and np.any(w_mace):
                     raise MaceFileError(f"{where}: order {nu} has paths that mmh's basis lacks")
                 continue
+            reference = coupling_tensor(irreps_in, ir, nu, basis="mace").numpy()
+            same = reference.shape == u_mace.shape and np.allclose(
+                u_mace, reference, rtol=0, atol=rtol
+            )
+            src.bases.add("mace-e3nn" if same else "other")
             t, _ = basis_change(u_mace, u_mmh, nu, f"{where} (order {nu})", rtol)
             out[mmh_key] = np.einsum("jk,ekc->ejc", t, w_mace)
     return out
@@ -356,4 +434,3 @@ def _check_activation_constants(spec: MaceSpec, where: str) -> None:
                     f"{where}: {node.path} stores the normalisation constant {cst!r} for "
                     f"{name}, mmh's layers use {reference[name]!r}"
                 )
-

@@ -122,6 +122,7 @@ def load_mace_model(
         for head in [h for h in spec.heads if h not in heads]:
             model.remove_head(head)
     model.provenance = {
+        **(model.provenance or {}),
         "format": "mace-torch",
         "file": path.name,
         "sha256": _sha256(path),
@@ -182,4 +183,3 @@ def import_mace(
         if os.path.exists(tmp):
             os.unlink(tmp)
     return output
-

@@ -346,9 +346,9 @@ def _read(root: ModuleRecord, source: str, version: str, where: str, cueq: bool)
     if blocks[1].endswith("_nonresidual"):
         raise MaceFileError(f"{where}: a non-residual block after the first layer is not supported")
 
-    hidden = irreps_of(products[0].child("linear").attrs["irreps_out"], f"{where} hidden irreps")
-    channels, max_l = _hidden_form(hidden, f"{where} products.0.linear")
-    last = irreps_of(products[-1].child("linear").attrs["irreps_out"], f"{where} last irreps")
+    hidden = irreps_of(interactions[0].attrs["hidden_irreps"], f"{where} hidden irreps")
+    channels, max_l = _hidden_form(hidden, f"{where} interactions.0.hidden_irreps")
+    last = irreps_of(interactions[-1].attrs["hidden_irreps"], f"{where} last irreps")
     keep_last = last != [(channels, 0, 1)]
     if keep_last and last != hidden:
         raise MaceFileError(f"{where}: last-layer irreps {irreps_str(last)} are not supported")

@@ -95,7 +95,7 @@ class Record:
 
     cls: str = ""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: D107 - set by __new__
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Record:
@@ -307,7 +307,9 @@ class TorchArchive:
             try:
                 raw = io.BytesIO(gzip.decompress(self.path.read_bytes()))
             except (OSError, EOFError) as err:
-                raise ArchiveError(f"{self.path}: a truncated or corrupted gzip file: {err}") from err
+                raise ArchiveError(
+                    f"{self.path}: a truncated or corrupted gzip file: {err}"
+                ) from err
             magic = raw.getvalue()[:4]
         if magic[:2] != b"PK":
             raise ArchiveError(
@@ -347,7 +349,9 @@ class TorchArchive:
         try:
             return self._zip.read(name)
         except (zipfile.BadZipFile, OSError, EOFError, KeyError) as err:
-            raise ArchiveError(f"{self.path}: cannot read {name} (truncated or corrupted): {err}") from err
+            raise ArchiveError(
+                f"{self.path}: cannot read {name} (truncated or corrupted): {err}"
+            ) from err
 
     def load(self) -> Any:
         """Unpickle the object tree into inert records and lazy arrays."""

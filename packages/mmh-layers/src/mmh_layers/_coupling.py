@@ -7,10 +7,89 @@ import functools
 import torch
 from e3nn import o3
 
+#: ``(l_1, l_2, l_3)`` (all ``l <= 8``) whose ``wigner_3j`` in e3nn 0.4 has the opposite sign to
+#: e3nn 0.5 and later; mace-torch builds its coupling basis with e3nn 0.4. Measured by comparing
+#: the two versions' tables for every triplet up to l = 8; the other triplets agree to 1e-12.
+E3NN_04_SIGN_FLIPS = frozenset(
+    {
+        (1, 2, 2),
+        (1, 3, 3),
+        (1, 4, 4),
+        (1, 5, 5),
+        (1, 6, 6),
+        (1, 7, 7),
+        (1, 8, 8),
+        (2, 1, 2),
+        (2, 2, 1),
+        (3, 1, 3),
+        (3, 3, 1),
+        (3, 4, 6),
+        (3, 5, 7),
+        (3, 6, 4),
+        (3, 6, 8),
+        (3, 7, 5),
+        (3, 8, 6),
+        (4, 1, 4),
+        (4, 3, 6),
+        (4, 4, 1),
+        (4, 4, 5),
+        (4, 5, 4),
+        (4, 5, 6),
+        (4, 6, 3),
+        (4, 6, 5),
+        (4, 6, 7),
+        (4, 7, 6),
+        (4, 7, 8),
+        (4, 8, 7),
+        (5, 1, 5),
+        (5, 3, 7),
+        (5, 4, 4),
+        (5, 4, 6),
+        (5, 5, 1),
+        (5, 5, 5),
+        (5, 6, 4),
+        (5, 6, 6),
+        (5, 7, 3),
+        (5, 7, 7),
+        (5, 8, 8),
+        (6, 1, 6),
+        (6, 3, 4),
+        (6, 3, 8),
+        (6, 4, 3),
+        (6, 4, 5),
+        (6, 4, 7),
+        (6, 5, 4),
+        (6, 5, 6),
+        (6, 6, 1),
+        (6, 6, 5),
+        (6, 7, 4),
+        (6, 8, 3),
+        (7, 1, 7),
+        (7, 3, 5),
+        (7, 4, 6),
+        (7, 4, 8),
+        (7, 5, 3),
+        (7, 5, 7),
+        (7, 6, 4),
+        (7, 7, 1),
+        (7, 7, 5),
+        (7, 8, 4),
+        (8, 1, 8),
+        (8, 3, 6),
+        (8, 4, 7),
+        (8, 5, 8),
+        (8, 6, 3),
+        (8, 7, 4),
+        (8, 8, 1),
+        (8, 8, 5),
+    }
+)
+_E3NN_04_LMAX = 8
+
 
 @functools.lru_cache(maxsize=64)
 def _coupled_paths(
-    irreps_in: str, nu: int, l_cap: int
+    irreps_in: str, nu: int, l_cap: int, basis: str = "mmh"
 ) -> tuple[tuple[o3.Irrep, torch.Tensor], ...]:
     """All left-to-right couplings of ``nu`` copies of ``irreps_in`` (multiplicity one each).
 
@@ -36,13 +115,19 @@ def _coupled_paths(
             start += ir.dim
         return tuple(out)
     result = []
-    for ir_left, c_left in _coupled_paths(irreps_in, nu - 1, l_cap + irreps.lmax):
+    for ir_left, c_left in _coupled_paths(irreps_in, nu - 1, l_cap + irreps.lmax, basis):
         start = 0
         for _, ir_right in irreps:
             for ir_out in ir_left * ir_right:
                 if ir_out.l > l_cap:
                     continue
                 w3j = _wigner_3j(ir_out.l, ir_left.l, ir_right.l)  # [M, m, r]
+                if basis == "mace":
+                    triplet = (ir_out.l, ir_left.l, ir_right.l)
+                    if max(triplet) > _E3NN_04_LMAX:
+                        raise ValueError(f"the mace basis is tabulated up to l = {_E3NN_04_LMAX}")
+                    if triplet in E3NN_04_SIGN_FLIPS:
+                        w3j = -w3j
                 # C[M, i_1..i_{nu-1}, r] = sum_m C_left[m, i_1..] w3j[M, m, r]
                 lhs = w3j.transpose(1, 2).reshape(-1, w3j.shape[1])  # [M * r, m]
                 c = (lhs @ c_left.reshape(c_left.shape[0], -1)).reshape(
@@ -53,7 +138,8 @@ def _coupled_paths(
                 full[..., start : start + ir_right.dim] = c
                 result.append((ir_out, full))
             start += ir_right.dim
-    result.sort(key=lambda pair: _irrep_order(pair[0]))
+    key = _irrep_order if basis == "mmh" else _e3nn_order
+    result.sort(key=lambda pair: key(pair[0]))
     return tuple(result)
 
 
@@ -69,11 +155,23 @@ def _irrep_order(ir: o3.Irrep) -> tuple[int, int]:
     return ir.l, 0 if ir.p == (-1) ** ir.l else 1
 
 
-def coupling_tensor(irreps_in: o3.Irreps, ir_out: o3.Irrep, nu: int) -> torch.Tensor:
+def _e3nn_order(ir: o3.Irrep) -> tuple[int, int]:
+    """Sort key of e3nn's ``Irrep`` ordering: by ``l``, odd parity first (mace-torch's basis)."""
+    return ir.l, ir.p
+
+
+def coupling_tensor(
+    irreps_in: o3.Irreps, ir_out: o3.Irrep, nu: int, basis: str = "mmh"
+) -> torch.Tensor:
     """Stack of all coupling paths from ``nu`` copies of ``irreps_in`` to ``ir_out``.
 
     Shape ``[ir_out.dim, D, ..., D, K]`` (``nu`` axes of size ``D``; ``K`` paths, possibly
     zero), float64.
+
+    ``basis="mmh"`` is mmh's basis. ``basis="mace"`` is the basis that mace-torch builds
+    without cuequivariance (``use_reduced_cg=False``): the same couplings, ordered as e3nn
+    sorts irreps (odd parity first) and with e3nn 0.4's Wigner-3j signs; it equals the
+    ``U_matrix_*`` buffers of mace's files to round-off.
 
     Example:
         >>> coupling_tensor(o3.Irreps("0e+1o"), o3.Irrep("0e"), 2).shape
@@ -81,7 +179,9 @@ def coupling_tensor(irreps_in: o3.Irreps, ir_out: o3.Irrep, nu: int) -> torch.Te
     """
     ir_out = o3.Irrep(ir_out)
     irreps_in = o3.Irreps(irreps_in)
-    paths = [c for ir, c in _coupled_paths(str(irreps_in), nu, ir_out.l) if ir == ir_out]
+    if basis not in ("mmh", "mace"):
+        raise ValueError(f"basis must be 'mmh' or 'mace', got {basis!r}")
+    paths = [c for ir, c in _coupled_paths(str(irreps_in), nu, ir_out.l, basis) if ir == ir_out]
     if not paths:
         return torch.zeros(ir_out.dim, *([irreps_in.dim] * nu), 0, dtype=torch.float64)
     return torch.stack(paths, dim=-1)

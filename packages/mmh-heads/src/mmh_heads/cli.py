@@ -1,0 +1,144 @@
+"""The ``mmh-heads`` command: import mace-torch models, export to mace-torch, list heads.
+
+Examples::
+
+    mmh-heads import-mace mace-mh-1.model -o mh1.safetensors
+    mmh-heads import-mace mace-mh-1.model -o omat.safetensors --heads omat_pbe
+    mmh-heads list-heads mh1.safetensors
+    mmh-heads export-mace finetuned.safetensors -o finetuned.model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmh-heads", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    imp = sub.add_parser("import-mace", help="convert a mace-torch model file to an mmh model")
+    imp.add_argument(
+        "input", help="mace-torch .model file (or state-dict .pt with --hyperparameters)"
+    )
+    imp.add_argument("-o", "--output", required=True, help="mmh model file to write (.safetensors)")
+    imp.add_argument("--heads", nargs="+", help="keep only these heads (default: all)")
+    imp.add_argument("--dtype", choices=["float32", "float64"], help="default: the file's")
+    imp.add_argument(
+        "--hyperparameters", help="for a state-dict .pt: a .model file with its architecture"
+    )
+    imp.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+
+    exp = sub.add_parser("export-mace", help="write an mmh model as a mace-torch .model file")
+    exp.add_argument("input", help="mmh model file (.safetensors)")
+    exp.add_argument("-o", "--output", required=True, help="mace-torch .model file to write")
+    exp.add_argument(
+        "--python",
+        help="python interpreter of an environment with mace-torch (default: $MMH_MACE_PYTHON, "
+        "or an isolated environment created with uv)",
+    )
+    exp.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+
+    lst = sub.add_parser("list-heads", help="the heads of a model file and where it came from")
+    lst.add_argument("model", help="mmh model file (.safetensors)")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def describe(path: str) -> dict:
+    """Heads (E0s, scale, shift, readout size), elements and provenance of a model file."""
+    from ._file import read_model_header
+
+    header = read_model_header(path)
+    config = header["config"]
+    heads = []
+    for k, name in enumerate(header["heads"]):
+        e0s = config.get("e0s", {}).get(name, {})
+        heads.append(
+            {
+                "name": name,
+                "scale": config.get("scale", {}).get(name, 1.0),
+                "shift": config.get("shift", {}).get(name, 0.0),
+                "readout_hidden": config["readout_hidden"][k],
+                "e0s": e0s,
+            }
+        )
+    return {
+        "file": str(path),
+        "heads": heads,
+        "elements": header["elements"],
+        "dtype": header["dtype"],
+        "block": config["backbone"]["block"],
+        "first_block": config["backbone"].get("first_block"),
+        "r_max": config["backbone"]["r_max"],
+        "avg_num_neighbors": config["backbone"]["avg_num_neighbors"],
+        "zbl": config.get("zbl", False),
+        "source": header.get("source"),
+    }
+
+
+def _print_description(info: dict) -> None:
+    print(f"{info['file']}: {len(info['heads'])} head(s), {info['dtype']}")
+    blocks = info["block"] if not info["first_block"] else f"{info['first_block']}, {info['block']}"
+    print(
+        f"  blocks {blocks}; r_max {info['r_max']} Å; avg_num_neighbors "
+        f"{info['avg_num_neighbors']:.6g}; ZBL {'on' if info['zbl'] else 'off'}"
+    )
+    print(f"  elements {info['elements']}")
+    for head in info["heads"]:
+        e0 = head["e0s"]
+        e0_text = f"E0s for {len(e0)} elements" if e0 else "no E0s"
+        print(
+            f"  {head['name']}: scale {head['scale']:.6g}, shift {head['shift']:.6g}, "
+            f"readout {head['readout_hidden']} hidden units, {e0_text}"
+        )
+    source = info["source"]
+    if source:
+        print(
+            f"  imported from {source['file']} (sha256 {source['sha256']}), "
+            f"mace-torch {source['mace_version']}, {source['form']} form, {source['dtype']}"
+        )
+        print(f"  heads of the source file: {', '.join(source['heads'])}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``mmh-heads``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    from ._file import ModelFileError
+    from ._mace_spec import MaceFileError
+
+    try:
+        if args.command == "import-mace":
+            from ._mace_import import import_mace
+
+            out = import_mace(
+                args.input,
+                args.output,
+                heads=args.heads,
+                dtype=args.dtype,
+                hyperparameters=args.hyperparameters,
+                force=args.force,
+            )
+            _print_description(describe(str(out)))
+        elif args.command == "export-mace":
+            from ._mace_export import export_mace
+
+            out = export_mace(args.input, args.output, python=args.python, force=args.force)
+            print(f"wrote {out}")
+        else:
+            info = describe(args.model)
+            if args.json:
+                print(json.dumps(info, indent=1))
+            else:
+                _print_description(info)
+    except (MaceFileError, ModelFileError, FileExistsError, FileNotFoundError) as err:
+        print(f"mmh-heads: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,12 @@
 """Fixtures shared by the mmh-layers tests."""
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(params=[torch.float32, torch.float64], ids=["float32", "float64"])

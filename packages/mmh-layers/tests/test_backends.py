@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from layers_kit import FAMILIES, FOUNDATION_FAMILIES
 from mmh_layers import BackboneConfig, MACEBackbone
 from mmh_layers.testing import radius_graph
 
@@ -18,21 +19,23 @@ def _graph(dtype):
     return z, vectors, edge_index
 
 
-@pytest.fixture(scope="module", params=["nonlinear", "linear"])
+@pytest.fixture(scope="module", params=FOUNDATION_FAMILIES)
 def pair(request):
     """Both backends built in float64 (so their constants are exact), cast per test."""
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
+    blocks = FAMILIES[request.param]
     cfg = BackboneConfig(
         elements=(1, 6, 8),
-        block=request.param,
         channels=8,
         max_L=1,
         max_ell=2,
         edge_channels=4,
         r_max=4.0,
-        distance_transform="agnesi" if request.param == "nonlinear" else None,
+        distance_transform="agnesi" if blocks["block"] == "nonlinear" else None,
+        avg_num_neighbors=8.0,
+        **blocks,
     )
     e3nn_model = MACEBackbone(cfg)
     cue_model = e3nn_model.to_backend("cueq")

@@ -4,7 +4,8 @@ The public names are re-exported here; the implementation modules are private.
 """
 
 from ._backbone import MACEBackbone
-from ._block_linear import LinearInteraction
+from ._block_density import DensityInteraction, DensityNonResidualInteraction
+from ._block_linear import LinearInteraction, LinearNonResidualInteraction
 from ._block_nonlinear import NonLinearInteraction
 from ._config import BackboneConfig
 from ._coupling import coupling_tensor
@@ -33,12 +34,15 @@ __all__ = [
     "BackboneConfig",
     "BackendUnavailableError",
     "BesselBasis",
+    "DensityInteraction",
+    "DensityNonResidualInteraction",
     "ElementEmbedding",
     "ElementLinear",
     "Gate",
     "InteractionBlock",
     "InteractionSpec",
     "LinearInteraction",
+    "LinearNonResidualInteraction",
     "MACEBackbone",
     "NonLinearInteraction",
     "PolynomialEnvelope",

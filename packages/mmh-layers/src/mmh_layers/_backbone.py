@@ -7,11 +7,10 @@ import dataclasses
 import torch
 from e3nn import o3
 
-from . import _block_linear, _block_nonlinear  # noqa: F401  (register the blocks)
 from ._config import BackboneConfig
 from ._convert import copy_parameters, default_dtype
 from ._embedding import ElementEmbedding
-from ._interaction import INTERACTION_BLOCKS, InteractionSpec
+from ._interaction import InteractionSpec, interaction_block_class
 from ._ops import check_backend
 from ._product import ProductBasis
 from ._radial import AgnesiTransform, BesselBasis, PolynomialEnvelope
@@ -24,8 +23,17 @@ class MACEBackbone(torch.nn.Module):
     ``i`` whose features are updated, and ``edge_vectors`` point from sender to receiver
     (any consistent choice is equivariant; this one matches ASE's ``neighbor_list``).
 
+    Layer 0 uses the block ``config.first_block`` (``config.block`` when unset), the other
+    layers ``config.block``. A block without a self-connection (the non-residual first
+    layers) makes its product basis add none.
+
     Args:
         config: the hyper-parameters.
+
+    Attributes:
+        envelope_after_mlp: where the envelope multiplies, resolved from the config: on the
+            radial MLP output (True; the blocks receive the envelope as ``cutoff``) or on
+            the Bessel features (False; ``cutoff`` is None).
 
     Example:
         >>> import torch
@@ -40,15 +48,13 @@ class MACEBackbone(torch.nn.Module):
 
     def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
-        if config.block not in INTERACTION_BLOCKS:
-            raise ValueError(
-                f"unknown interaction block {config.block!r}; "
-                f"available: {', '.join(sorted(INTERACTION_BLOCKS))}"
-            )
         check_backend(config.backend)
         self.config = config
-        block_cls = INTERACTION_BLOCKS[config.block]
-        self.envelope_after_mlp = block_cls.envelope_after_mlp
+        block_classes = [interaction_block_class(name) for name in config.blocks]
+        after_mlp = config.envelope_after_mlp
+        if after_mlp is None:
+            after_mlp = interaction_block_class(config.block).envelope_after_mlp
+        self.envelope_after_mlp = after_mlp
         num_elements = len(config.elements)
         table = torch.full((119,), -1, dtype=torch.long)
         table[list(config.elements)] = torch.arange(num_elements)
@@ -95,7 +101,7 @@ class MACEBackbone(torch.nn.Module):
                 avg_num_neighbors=config.avg_num_neighbors,
                 backend=config.backend,
             )
-            self.interactions.append(block_cls(spec))
+            self.interactions.append(block_classes[layer](spec))
             self.products.append(
                 ProductBasis(
                     irreps_basis,

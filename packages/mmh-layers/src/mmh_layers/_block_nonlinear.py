@@ -20,7 +20,7 @@ class NonLinearInteraction(InteractionBlock):
 
     * source/target element embeddings concatenated to the Bessel features before the
       radial MLP (a LayerNorm/SiLU MLP with biases);
-    * the cutoff envelope applied *after* the radial MLP;
+    * the cutoff envelope applied *after* the radial MLP (the default of this block);
     * a learnable density normalisation, ``A / (beta * rho_i + alpha)`` with
       ``rho_i = sum_j tanh(MLP(e_ij)^2) f(r_ij)`` (``alpha = 20``, ``beta = 0`` at start);
     * a residual from the (up-projected) node features into the atomic basis (Eq. 11);
@@ -71,14 +71,9 @@ class NonLinearInteraction(InteractionBlock):
             ],
             dim=-1,
         )
-        weights = self.conv_tp_weights(edge_feats)
-        edge_density = torch.tanh(self.density_fn(edge_feats) ** 2)
-        if cutoff is not None:
-            weights = weights * cutoff
-            edge_density = edge_density * cutoff
-        density = _ops.scatter_sum(edge_density, receiver, num_nodes)
-        messages = self.conv_tp(h[sender], edge_sh, weights)
-        a = _ops.scatter_sum(messages, receiver, num_nodes)
+        weights = self.radial_weights(edge_feats, cutoff)
+        density = self.density(edge_feats, cutoff, receiver, num_nodes)
+        a = self.convolve(h, edge_sh, weights, edge_index)
         a = self.linear_1(a) / (self.beta * density + self.alpha) + residual
         a = self.linear_2(self.gate(a))
         return channels_last(a, self._target_layout), skip

@@ -8,17 +8,28 @@ from dataclasses import dataclass
 
 from e3nn import o3
 
+from . import _block_density, _block_linear, _block_nonlinear  # noqa: F401  (register them)
+from ._interaction import interaction_block_class
 from ._irreps import hidden_irreps
+
+# optional fields added after the first saved models; absent from to_dict while None
+_OMITTED_WHEN_NONE = ("first_block", "envelope_after_mlp")
 
 
 @dataclass(frozen=True)
 class BackboneConfig:
-    """Hyper-parameters of :class:`~mmh_layers.MACEBackbone`.
+    """Hyper-parameters of ``MACEBackbone``.
 
     Attributes:
         elements: atomic numbers of the element table, in order.
-        block: interaction block by name, ``"nonlinear"`` (MACE-MH-1) or ``"linear"``
-            (original MACE).
+        block: interaction block of the layers by name (of the layers after the first
+            when ``first_block`` is set): ``"nonlinear"`` (MACE-MH-1), ``"linear"``
+            (original MACE), ``"density"`` (density-normalised original MACE, the later
+            layers of MPA-0/OMAT-0), or a block added with ``register_interaction_block``.
+        first_block: interaction block of layer 0; None uses ``block``. The non-residual
+            blocks ``"linear_nonresidual"`` (MACE-MP-0b) and ``"density_nonresidual"``
+            (MPA-0, OMAT-0) are meant for this place; they have no self-connection, so the
+            first product basis adds none.
         channels: node channels ``K_node``.
         max_L: highest ``l`` of the hidden node features (0–3).
         edge_channels: channels of the convolution (``K_edge``); defaults to ``channels``.
@@ -29,18 +40,27 @@ class BackboneConfig:
         r_max: cutoff radius in Å.
         num_bessel: number of Bessel functions.
         envelope_p: order of the polynomial envelope.
+        envelope_after_mlp: where the cutoff envelope multiplies, in every layer. False: on
+            the radial (Bessel) features before the radial MLP (mace ``apply_cutoff=True``);
+            True: on the MLP output and on the density terms of the density-normalised
+            blocks (mace ``apply_cutoff=False``, MACE-MH-1). None: the default of ``block``
+            (True for ``"nonlinear"``, False for the other built-in blocks).
         radial_mlp: hidden widths of the radial MLP.
         distance_transform: ``None`` or ``"agnesi"``.
         agnostic_product: element-agnostic product weights; default True for the
-            non-linear block and False for the linear block.
-        avg_num_neighbors: message normalisation of the linear block.
+            non-linear block and False for the others.
+        avg_num_neighbors: message normalisation of the ``"linear"`` and
+            ``"linear_nonresidual"`` blocks.
         keep_last_layer_irreps: keep all hidden irreps in the last layer instead of
             scalars only.
         backend: ``"e3nn"`` or ``"cueq"``.
+
+    ``block`` and ``first_block`` must name registered blocks (ValueError otherwise).
     """
 
     elements: tuple[int, ...]
     block: str = "nonlinear"
+    first_block: str | None = None
     channels: int = 128
     max_L: int = 1
     edge_channels: int | None = None
@@ -51,6 +71,7 @@ class BackboneConfig:
     r_max: float = 5.0
     num_bessel: int = 8
     envelope_p: int = 5
+    envelope_after_mlp: bool | None = None
     radial_mlp: tuple[int, ...] = (64, 64, 64)
     distance_transform: str | None = None
     agnostic_product: bool | None = None
@@ -86,6 +107,12 @@ class BackboneConfig:
             raise ValueError(f"r_max must be positive, got {self.r_max}")
         if self.avg_num_neighbors <= 0:
             raise ValueError("avg_num_neighbors must be positive")
+        for name in self.blocks:
+            interaction_block_class(name)
+        if self.envelope_after_mlp is not None and not isinstance(self.envelope_after_mlp, bool):
+            raise TypeError(
+                f"envelope_after_mlp must be True, False or None, got {self.envelope_after_mlp!r}"
+            )
 
     @property
     def correlations(self) -> tuple[int, ...]:
@@ -93,6 +120,12 @@ class BackboneConfig:
         if isinstance(self.correlation, int):
             return (self.correlation,) * self.num_interactions
         return tuple(self.correlation)
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        """Interaction block name of each layer."""
+        first = self.block if self.first_block is None else self.first_block
+        return (first,) + (self.block,) * (self.num_interactions - 1)
 
     @property
     def agnostic(self) -> bool:
@@ -112,8 +145,15 @@ class BackboneConfig:
         return hidden_irreps(self.edge_channels or self.channels, self.max_L)
 
     def to_dict(self) -> dict:
-        """Plain-JSON form (round-trips through :meth:`from_dict`)."""
+        """Plain-JSON form (round-trips through ``from_dict``).
+
+        ``first_block`` and ``envelope_after_mlp`` are left out while they are None, so a
+        config that does not use them gives the same dictionary as before they existed.
+        """
         out = dataclasses.asdict(self)
+        for name in _OMITTED_WHEN_NONE:
+            if out[name] is None:
+                del out[name]
         out["elements"] = list(self.elements)
         out["radial_mlp"] = list(self.radial_mlp)
         if isinstance(self.correlation, tuple):
@@ -122,7 +162,8 @@ class BackboneConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> BackboneConfig:
-        """Build from :meth:`to_dict` output; unknown keys are an error."""
+        """Build from ``to_dict`` output; unknown keys are an error, missing keys take their
+        defaults."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:

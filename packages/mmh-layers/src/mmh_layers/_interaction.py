@@ -16,7 +16,7 @@ INTERACTION_BLOCKS: dict[str, type[InteractionBlock]] = {}
 
 def register_interaction_block(name: str) -> Callable[[type], type]:
     """Class decorator that makes an interaction block available by ``name`` in
-    :class:`~mmh_layers.BackboneConfig`."""
+    ``BackboneConfig.block`` and ``BackboneConfig.first_block``."""
 
     def decorate(cls: type) -> type:
         if name in INTERACTION_BLOCKS:
@@ -28,6 +28,17 @@ def register_interaction_block(name: str) -> Callable[[type], type]:
     return decorate
 
 
+def interaction_block_class(name: str) -> type[InteractionBlock]:
+    """The registered interaction block called ``name``; ValueError listing the names if none."""
+    try:
+        return INTERACTION_BLOCKS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown interaction block {name!r}; "
+            f"available: {', '.join(sorted(INTERACTION_BLOCKS))}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class InteractionSpec:
     """Everything an interaction block of one layer is built from.
@@ -37,11 +48,12 @@ class InteractionSpec:
         irreps_edge: irreps after the ``linear_up`` map (edge channels of the convolution).
         irreps_sh: spherical-harmonic irreps of the edge directions.
         irreps_target: irreps of the atomic basis the block returns (``C x (0e+1o+...)``).
-        irreps_skip: irreps of the self-connection handed to the product basis.
+        irreps_skip: irreps of the self-connection handed to the product basis (the
+            hidden irreps of the layer; unused by blocks without a self-connection).
         num_elements: size of the element table.
         num_bessel: number of radial basis functions.
         radial_mlp: hidden widths of the radial MLP.
-        avg_num_neighbors: message normalisation of the ``linear`` block.
+        avg_num_neighbors: message normalisation of the ``linear`` blocks.
         backend: ``"e3nn"`` or ``"cueq"``.
     """
 
@@ -61,14 +73,18 @@ class InteractionBlock(torch.nn.Module):
     """Base class: one message-passing step that builds the atomic basis ``A``.
 
     ``forward(node_feats, species, edge_sh, edge_radial, cutoff, edge_index)`` returns
-    ``(A [N, C, (l_max+1)^2], skip [N, irreps_skip.dim])``.
+    ``(A [N, C, (l_max+1)^2], skip [N, irreps_skip.dim])``, or ``(A, None)`` for a block
+    without a self-connection (the product basis then adds none).
 
     ``edge_radial`` holds the radial basis values per edge; ``cutoff`` is the envelope
-    ``[E, 1]``, or None when the envelope was already applied to the radial basis.
+    ``[E, 1]``, or None when the envelope was already applied to the radial basis (the
+    backbone decides, see ``BackboneConfig.envelope_after_mlp``). A block multiplies its
+    per-edge terms (tensor-product weights, edge densities) by ``cutoff`` when it is given.
     """
 
     block_name: str = ""
-    #: whether the envelope multiplies the MLP output (True) or the Bessel input (False)
+    #: default envelope placement of models built from this block: on the MLP output
+    #: (True) or on the Bessel input (False)
     envelope_after_mlp: bool = True
 
     def __init__(self, spec: InteractionSpec) -> None:
@@ -91,3 +107,36 @@ class InteractionBlock(torch.nn.Module):
         self.conv_tp = _ops.conv_tensor_product(
             spec.irreps_edge, spec.irreps_sh, self.irreps_mid, instructions, spec.backend
         )
+
+    def radial_weights(self, edge_feats: torch.Tensor, cutoff: torch.Tensor | None) -> torch.Tensor:
+        """Per-edge weights of ``conv_tp`` from ``conv_tp_weights``, times the envelope if given."""
+        weights = self.conv_tp_weights(edge_feats)
+        return weights if cutoff is None else weights * cutoff
+
+    def convolve(
+        self,
+        h: torch.Tensor,
+        edge_sh: torch.Tensor,
+        weights: torch.Tensor,
+        edge_index: torch.Tensor,
+    ) -> torch.Tensor:
+        """``sum_j conv_tp(h_j, Y(r_ij); w_ij)`` over the senders ``j`` of each receiver ``i``."""
+        messages = self.conv_tp(h[edge_index[0]], edge_sh, weights)
+        return _ops.scatter_sum(messages, edge_index[1], h.shape[0])
+
+    def density(
+        self,
+        edge_feats: torch.Tensor,
+        cutoff: torch.Tensor | None,
+        receiver: torch.Tensor,
+        num_nodes: int,
+    ) -> torch.Tensor:
+        """Neighbour density ``rho_i = sum_j tanh(density_fn(e_ij)^2) [* f(r_ij)]``, ``[N, 1]``.
+
+        The envelope multiplies the edge terms when ``cutoff`` is given (otherwise it is
+        already in ``edge_feats``).
+        """
+        edge_density = torch.tanh(self.density_fn(edge_feats) ** 2)
+        if cutoff is not None:
+            edge_density = edge_density * cutoff
+        return _ops.scatter_sum(edge_density, receiver, num_nodes)

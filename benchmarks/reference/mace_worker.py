@@ -1,4 +1,5 @@
-"""Reference worker: builds mace-torch 0.3.16's ScaleShiftMACE and counts or times it.
+"""Reference worker: builds mace-torch 0.3.16's ScaleShiftMACE and counts or times it, or runs
+one interaction block on random inputs.
 
 This script runs in the isolated reference environment (see ``benchmarks/_reference.py``),
 never in the workspace interpreter: it imports mace-torch, which pins e3nn 0.4.4. It reads one
@@ -7,11 +8,21 @@ with ``{``, or from stdin) and prints one JSON object on stdout.
 
 Spec keys (all optional; defaults in ``DEFAULTS``):
 
-- ``task``: ``"count"`` (parameter count with a per-module breakdown) or ``"time"``
-  (energy + forces on a crystal, forward and backward through the positions).
-- ``block``: ``"linear"`` (``RealAgnosticResidualInteractionBlock``, the original MACE block) or
-  ``"nonlinear"`` (``RealAgnosticResidualNonLinearInteractionBlock``, the MACE-MH-1 block); it
-  is used for every layer, the first included.
+- ``task``: ``"count"`` (parameter count with a per-module breakdown), ``"time"``
+  (energy + forces on a crystal, forward and backward through the positions) or ``"block"``
+  (one interaction block ``block`` of layer ``layer``, built in float64 with its random
+  initial parameters rounded to 1e-4 and run on random inputs on the same grid; the answer
+  holds the irreps, parameters, inputs and outputs, for a direct comparison).
+- ``block``: the interaction block of the layers after the first (of every layer when
+  ``block_first`` is not given), by its mmh name (``BLOCKS``): ``"linear"``
+  (``RealAgnosticResidualInteractionBlock``, the original MACE block), ``"nonlinear"``
+  (``RealAgnosticResidualNonLinearInteractionBlock``, the MACE-MH-1 block), ``"density"``
+  (``RealAgnosticDensityResidualInteractionBlock``), or the non-residual
+  ``"linear_nonresidual"`` (``RealAgnosticInteractionBlock``) and ``"density_nonresidual"``
+  (``RealAgnosticDensityInteractionBlock``).
+- ``block_first``: the block of layer 0 (mace's ``interaction_cls_first``); null or absent
+  means ``block``. mace builds the first product basis with ``use_sc`` only when this class is
+  a residual one ("Residual" in its name); the count records ``use_sc`` of every product.
 - ``atomic_numbers`` (list of Z) or ``num_elements`` (Z = 1..n); the one-hot width.
 - ``hidden_irreps`` (string) or ``num_channels`` + ``max_L`` (``C x (0e + 1o + ... + L)``).
 - ``edge_irreps`` (string or null), ``use_edge_irreps_first`` (bool).
@@ -20,6 +31,9 @@ Spec keys (all optional; defaults in ``DEFAULTS``):
   ``pair_repulsion``, ``apply_cutoff``, ``use_agnostic_product``, ``use_reduced_cg``,
   ``avg_num_neighbors``, ``MLP_irreps``, ``num_heads``.
 - ``dtype`` (``"float32"`` | ``"float64"``), ``num_threads``, ``seed``.
+- ``block`` only: ``layer`` (0: scalar node features in, edge irreps scalars only when
+  ``use_edge_irreps_first``; otherwise the hidden irreps in), ``num_nodes``, ``num_edges``;
+  ``apply_cutoff`` false passes the envelope values to the block as ``cutoff``.
 - ``time`` only: ``structure`` = ``{"symbol", "crystal", "a", "cubic", "repeat", "rattle"}``
   (passed to ``ase.build.bulk`` then ``Atoms.repeat``), ``warmup``, ``repeats``,
   ``compute_stress``.
@@ -39,6 +53,9 @@ from typing import Any
 BLOCKS = {
     "linear": "RealAgnosticResidualInteractionBlock",
     "nonlinear": "RealAgnosticResidualNonLinearInteractionBlock",
+    "linear_nonresidual": "RealAgnosticInteractionBlock",
+    "density": "RealAgnosticDensityResidualInteractionBlock",
+    "density_nonresidual": "RealAgnosticDensityInteractionBlock",
 }
 
 # The MACE-MH-1 element table: Z = 1..83 and 89..94.
@@ -47,6 +64,7 @@ MH1_ATOMIC_NUMBERS = [*range(1, 84), *range(89, 95)]
 DEFAULTS: dict[str, Any] = {
     "task": "count",
     "block": "nonlinear",
+    "block_first": None,
     "atomic_numbers": MH1_ATOMIC_NUMBERS,
     "hidden_irreps": "512x0e+512x1o",
     "edge_irreps": "128x0e+128x1o",
@@ -80,6 +98,9 @@ DEFAULTS: dict[str, Any] = {
     "warmup": 2,
     "repeats": 5,
     "compute_stress": False,
+    "layer": 0,
+    "num_nodes": 6,
+    "num_edges": 16,
 }
 
 
@@ -106,8 +127,11 @@ def read_spec(argv: list[str]) -> dict[str, Any]:
     merged.pop("num_elements", None)
     merged.pop("num_channels", None)
     merged.pop("max_L", None)
-    if merged["block"] not in BLOCKS:
-        raise SystemExit(f"block must be one of {sorted(BLOCKS)}, got {merged['block']!r}")
+    if merged["block_first"] is None:
+        merged["block_first"] = merged["block"]
+    for key in ("block", "block_first"):
+        if merged[key] not in BLOCKS:
+            raise SystemExit(f"{key} must be one of {sorted(BLOCKS)}, got {merged[key]!r}")
     return merged
 
 
@@ -127,6 +151,7 @@ def build_model(spec: dict[str, Any]):
 
     torch.manual_seed(int(spec["seed"]))
     block_cls = modules.interaction_classes[BLOCKS[spec["block"]]]
+    block_first_cls = modules.interaction_classes[BLOCKS[spec["block_first"]]]
     zs = [int(z) for z in spec["atomic_numbers"]]
     num_heads = int(spec["num_heads"])
     heads = ["Default"] if num_heads == 1 else [f"head{i}" for i in range(num_heads)]
@@ -137,7 +162,7 @@ def build_model(spec: dict[str, Any]):
         "num_polynomial_cutoff": int(spec["num_polynomial_cutoff"]),
         "max_ell": int(spec["max_ell"]),
         "interaction_cls": block_cls,
-        "interaction_cls_first": block_cls,
+        "interaction_cls_first": block_first_cls,
         "num_interactions": int(spec["num_interactions"]),
         "num_elements": len(zs),
         "hidden_irreps": o3.Irreps(spec["hidden_irreps"]),
@@ -217,6 +242,7 @@ def count(spec: dict[str, Any]) -> dict[str, Any]:
         irreps[f"products.{i}"] = {
             "irreps_in": str(sc.irreps_in),
             "irreps_out": str(sc.irreps_out),
+            "use_sc": bool(prod.use_sc),
         }
     return {
         "total": total,
@@ -226,6 +252,91 @@ def count(spec: dict[str, Any]) -> dict[str, Any]:
         "parameters": parameters,
         "irreps": irreps,
         "constructor": recorded,
+    }
+
+
+def block_io(spec: dict[str, Any]) -> dict[str, Any]:
+    """One interaction block on random inputs: irreps, parameters, inputs and outputs."""
+    import torch
+    from e3nn import o3
+    from mace import modules
+
+    torch.set_default_dtype(torch.float64)
+    torch.manual_seed(int(spec["seed"]))
+    block_cls = modules.interaction_classes[BLOCKS[spec["block"]]]
+    num_elements = len(spec["atomic_numbers"])
+    hidden = o3.Irreps(spec["hidden_irreps"])
+    channels = hidden.count(o3.Irrep(0, 1))
+    sh = o3.Irreps.spherical_harmonics(int(spec["max_ell"]))
+    target = (sh * channels).sort()[0].simplify()
+    edge = o3.Irreps(spec["edge_irreps"]) if spec["edge_irreps"] else None
+    if int(spec["layer"]) == 0:
+        node = o3.Irreps(f"{channels}x0e")
+        if edge is not None:
+            edge = o3.Irreps(f"{edge.count(o3.Irrep(0, 1))}x0e")
+        if not spec["use_edge_irreps_first"]:
+            edge = None
+    else:
+        node = hidden
+    block = block_cls(
+        node_attrs_irreps=o3.Irreps(f"{num_elements}x0e"),
+        node_feats_irreps=node,
+        edge_attrs_irreps=sh,
+        edge_feats_irreps=o3.Irreps(f"{int(spec['num_bessel'])}x0e"),
+        target_irreps=target,
+        hidden_irreps=hidden,
+        avg_num_neighbors=float(spec["avg_num_neighbors"]),
+        edge_irreps=edge,
+        radial_MLP=[int(x) for x in spec["radial_MLP"]],
+    )
+    n, e = int(spec["num_nodes"]), int(spec["num_edges"])
+    species = torch.randint(num_elements, (n,))
+    sender = torch.randint(n, (e,))
+    receiver = (sender + torch.randint(1, n, (e,))) % n
+    inputs = {
+        "species": species,
+        "node_feats": torch.randn(n, node.dim),
+        "edge_index": torch.stack([sender, receiver]),
+        "edge_attrs": torch.randn(e, sh.dim),
+        "edge_feats": torch.randn(e, int(spec["num_bessel"])),
+        "cutoff": None if spec["apply_cutoff"] else torch.rand(e, 1),
+    }
+    # Parameters and inputs on a 1e-4 grid: short in JSON, and read back to the same numbers.
+    with torch.no_grad():
+        for p in block.parameters():
+            p.copy_(torch.round(p * 1e4) / 1e4)
+    for key in ("node_feats", "edge_attrs", "edge_feats", "cutoff"):
+        if inputs[key] is not None:
+            inputs[key] = torch.round(inputs[key] * 1e4) / 1e4
+    one_hot = torch.nn.functional.one_hot(species, num_elements).double()
+    with torch.no_grad():
+        message, sc = block(
+            one_hot,
+            inputs["node_feats"],
+            inputs["edge_attrs"],
+            inputs["edge_feats"],
+            inputs["edge_index"],
+            cutoff=inputs["cutoff"],
+        )
+
+    def plain(t):
+        return None if t is None else t.tolist()
+
+    return {
+        "irreps": {
+            "node": str(node),
+            "edge": str(block.edge_irreps),
+            "sh": str(sh),
+            "target": str(target),
+            "hidden": str(hidden),
+        },
+        "num_elements": num_elements,
+        "parameters": {name: plain(p.detach()) for name, p in block.named_parameters()},
+        "inputs": {k: plain(v) for k, v in inputs.items()},
+        "message": plain(message),
+        "sc": plain(sc),
+        "block_class": type(block).__name__,
+        "constructor": {k: _jsonable(spec[k]) for k in sorted(spec) if k != "structure"},
     }
 
 
@@ -349,11 +460,15 @@ def main(argv: list[str]) -> int:
         result = count(spec)
     elif spec["task"] == "time":
         result = timing(spec)
+    elif spec["task"] == "block":
+        result = block_io(spec)
     else:
-        raise SystemExit(f"task must be 'count' or 'time', got {spec['task']!r}")
+        raise SystemExit(f"task must be 'count', 'time' or 'block', got {spec['task']!r}")
     result["task"] = spec["task"]
     result["block"] = spec["block"]
     result["block_class"] = BLOCKS[spec["block"]]
+    result["block_first"] = spec["block_first"]
+    result["block_first_class"] = BLOCKS[spec["block_first"]]
     result["versions"] = {pkg: md.version(pkg) for pkg in ("mace-torch", "torch", "e3nn")}
     json.dump(result, answer, indent=1)
     answer.write("\n")

@@ -96,3 +96,23 @@ def mace_volume_ratio(config: Configuration, r_max: float) -> float:
             cell[axis] = 0.0
             cell[axis, axis] = length
     return float(np.linalg.det(cell) / np.linalg.det(config.cell))
+
+
+def state_dict_file() -> Path:
+    """The committed mace checkpoint (a state dict) of ``linear_mp0a``, gzipped or not."""
+    for name in ("linear_mp0a_state_dict.pt.gz", "linear_mp0a_state_dict.pt"):
+        if (DATA / name).exists():
+            return DATA / name
+    raise FileNotFoundError(DATA / "linear_mp0a_state_dict.pt")
+
+
+def mace_python() -> Path | None:
+    """A python with mace-torch for the slow export tests: ``$MMH_MACE_PYTHON`` or the
+    repository's reference environment (``.benchmarks-env``), when it exists."""
+    import os
+
+    env = os.environ.get("MMH_MACE_PYTHON")
+    if env:
+        return Path(env)
+    candidate = Path(__file__).resolve().parents[3] / ".benchmarks-env" / "bin" / "python"
+    return candidate if candidate.exists() else None

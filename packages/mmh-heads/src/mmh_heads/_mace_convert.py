@@ -67,6 +67,33 @@ def model_config(spec: MaceSpec) -> ModelConfig:
     )
 
 
+class _Filler(dict):
+    """Copies each mapped tensor into the model as soon as it is known (so the file's tensors
+    never all sit in memory twice) and remembers which keys were filled."""
+
+    def __init__(self, model: MultiHeadMACE, where: str) -> None:
+        super().__init__()
+        self.state = model.state_dict(keep_vars=True)
+        self.where = where
+
+    def __setitem__(self, key: str, value: np.ndarray) -> None:
+        if key not in self.state:
+            raise MaceFileError(f"{self.where}: mmh's model has no tensor {key}")
+        target = self.state[key]
+        if tuple(target.shape) != value.shape:
+            raise MaceFileError(
+                f"{self.where}: {key} has shape {value.shape} in the file, mmh expects "
+                f"{tuple(target.shape)}"
+            )
+        with torch.no_grad():
+            target.copy_(torch.as_tensor(value))
+        super().__setitem__(key, None)
+
+    def update(self, other: dict) -> None:  # type: ignore[override]
+        for key, value in other.items():
+            self[key] = value
+
+
 class _Source:
     """The file's tensors by name, with a record of which ones were used."""
 
@@ -85,7 +112,8 @@ class _Source:
             raise MaceFileError(f"{self.where}: the file has no tensor {key}")
         self.used.add(key)
         value = self.tensors[key]
-        return (value if isinstance(value, np.ndarray) else value.numpy()).astype(np.float64)
+        value = value if isinstance(value, np.ndarray) else value.numpy()
+        return value.astype(np.float64, copy=False)
 
     def numel(self, key: str) -> int:
         value = self.tensors[key]
@@ -164,7 +192,7 @@ def convert(spec: MaceSpec, where: str, dtype: torch.dtype | None = None) -> Mul
     model = MultiHeadMACE(model_config(spec), dtype=dtype)
     src = _Source(spec, where, model)
     target = model.state_dict()
-    values: dict[str, np.ndarray] = {}
+    values = _Filler(model, where)
 
     _backbone(spec, model, src, values)
     _readouts(spec, src, values)
@@ -190,14 +218,6 @@ def convert(spec: MaceSpec, where: str, dtype: torch.dtype | None = None) -> Mul
             f"{where}: tensor(s) {', '.join(unused[:6])} of the file have no place in the mmh "
             "model; nothing is dropped silently"
         )
-    state = dict(target)
-    for key, value in values.items():
-        if tuple(state[key].shape) != value.shape:
-            raise MaceFileError(
-                f"{where}: {key} has shape {value.shape} in the file, mmh expects "
-                f"{tuple(state[key].shape)}"
-            )
-        state[key] = torch.from_numpy(np.ascontiguousarray(value)).to(dtype)
     for key in derived_mmh:
         mace_key = _mace_name(key)
         if key.endswith("output_mask") and mace_key in src.tensors:
@@ -206,7 +226,6 @@ def convert(spec: MaceSpec, where: str, dtype: torch.dtype | None = None) -> Mul
                 stored.astype(np.float64), target[key].double().numpy()
             ):
                 raise MaceFileError(f"{where}: {mace_key} differs from mmh's layout")
-    model.load_state_dict(state, strict=True)
     model.provenance = {"contraction_basis": "+".join(sorted(src.bases))}
     return model
 
@@ -298,7 +317,7 @@ def basis_change(u_from: np.ndarray, u_to: np.ndarray, nu: int, where: str, rtol
     matter (the inputs are symmetric), and ``Sym(u_to) T = Sym(u_from)`` is solved instead.
 
     Returns:
-        ``(T, residual)``.
+        ``(T, residual, symmetrised)``.
 
     Raises:
         MaceFileError: neither holds to ``rtol``: the bases differ.
@@ -310,7 +329,7 @@ def basis_change(u_from: np.ndarray, u_to: np.ndarray, nu: int, where: str, rtol
         t, *_ = np.linalg.lstsq(a, b, rcond=1e-9)
         residual = np.abs(a @ t - b).max() / max(np.abs(b).max(), 1e-300)
         if residual <= rtol:
-            return t, residual
+            return t, residual, symmetrise
     raise MaceFileError(
         f"{where}: the file's coupling basis is not spanned by mmh's (relative residual "
         f"{residual:.1e}); the file was built with another contraction basis"
@@ -339,12 +358,11 @@ def _contraction(spec: MaceSpec, layer: int, sc: torch.nn.Module, src: _Source) 
                 if np.any(u_mace) and np.any(w_mace):
                     raise MaceFileError(f"{where}: order {nu} has paths that mmh's basis lacks")
                 continue
-            reference = coupling_tensor(irreps_in, ir, nu, basis="mace").numpy()
-            same = reference.shape == u_mace.shape and np.allclose(
-                u_mace, reference, rtol=0, atol=rtol
-            )
-            src.bases.add("mace-e3nn" if same else "other")
-            t, _ = basis_change(u_mace, u_mmh, nu, f"{where} (order {nu})", rtol)
+            t, _, symmetrised = basis_change(u_mace, u_mmh, nu, f"{where} (order {nu})", rtol)
+            # the same couplings up to order and sign: mace's e3nn basis; otherwise (e.g. the
+            # reduced basis mace builds when cuequivariance is installed) only the symmetric
+            # parts agree
+            src.bases.add("other" if symmetrised else "mace-e3nn")
             out[mmh_key] = np.einsum("jk,ekc->ejc", t, w_mace)
     return out
 

@@ -180,9 +180,9 @@ class LazyArray:
 
     def numpy(self) -> np.ndarray:
         """The values, as a new contiguous array."""
-        storage = self._archive.storage(self.key, self.dtype)
         if self.numel == 0:
             return np.zeros(self.shape, dtype=self.dtype)
+        storage = self._archive.storage(self.key, self.dtype)
         last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride, strict=True))
         if self.offset < 0 or last >= storage.size or any(s < 0 for s in self.stride):
             raise ArchiveError(
@@ -194,7 +194,9 @@ class LazyArray:
             strides=tuple(s * self.dtype.itemsize for s in self.stride),
             writeable=False,
         )
-        return np.array(view, copy=True)
+        out = np.array(view, copy=True, order="C")
+        self._archive.done_with(self.key)
+        return out
 
 
 class _Unpickler(pickle.Unpickler):
@@ -245,6 +247,7 @@ class _Unpickler(pickle.Unpickler):
         if not isinstance(storage, _Storage):
             raise ArchiveError(f"{self._archive.path}: a tensor without a storage")
         self._archive.check_storage(storage)
+        self._archive.views[storage.key] = self._archive.views.get(storage.key, 0) + 1
         return LazyArray(
             storage.key,
             storage.dtype,
@@ -335,6 +338,8 @@ class TorchArchive:
         self.root = pickles[0].split("/", 1)[0]
         self._sizes = {i.filename: i.file_size for i in self._zip.infolist()}
         self._storages: dict[str, np.ndarray] = {}
+        #: views of each storage not yet read (a storage is dropped once all were read)
+        self.views: dict[str, int] = {}
         order = self._read_text("byteorder", default="little")
         if order != "little":
             raise ArchiveError(f"{self.path}: byte order {order!r} is not supported")
@@ -383,6 +388,13 @@ class TorchArchive:
             data = self._read(f"{self.root}/data/{key}")
             self._storages[key] = np.frombuffer(data, dtype=dtype)
         return self._storages[key]
+
+    def done_with(self, key: str) -> None:
+        """One view of storage ``key`` was read; drop the storage after its last view."""
+        left = self.views.get(key, 1) - 1
+        self.views[key] = left
+        if left <= 0:
+            self._storages.pop(key, None)
 
     def release(self) -> None:
         """Drop the cached storages (the archive stays readable)."""

@@ -6,6 +6,10 @@ environment on demand (``.benchmarks-env/`` at the repository root, git-ignored)
 same torch version as the workspace, and runs ``reference/mace_worker.py`` inside it. The worker
 speaks JSON: a spec goes in, a result comes out.
 
+Another mace-torch release gets its own environment:
+``ensure_reference_env(mace_version="0.3.15")`` creates ``.benchmarks-env-0.3.15/`` (also
+git-ignored) the same way; the mmh-heads test fixtures are made that way.
+
 Example (from a benchmark script run with ``uv run python benchmarks/...``)::
 
     from _reference import run_reference
@@ -58,6 +62,7 @@ __all__ = [
     "BENCHMARK_SPEC",
     "MACE_VERSION",
     "ReferenceEnvError",
+    "default_env_dir",
     "ensure_reference_env",
     "reference_env_vars",
     "run_reference",
@@ -85,8 +90,19 @@ def _env_python(env_dir: Path) -> Path:
     return env_dir / "bin" / "python"
 
 
-def _stamp(torch_version: str) -> str:
-    return f"mace-torch=={MACE_VERSION} torch=={torch_version} python=={PYTHON_VERSION}\n"
+def _stamp(torch_version: str, mace_version: str = MACE_VERSION) -> str:
+    return f"mace-torch=={mace_version} torch=={torch_version} python=={PYTHON_VERSION}\n"
+
+
+def default_env_dir(mace_version: str = MACE_VERSION) -> Path:
+    """Where the environment of a mace-torch release lives by default.
+
+    ``.benchmarks-env/`` for the reference release (``MACE_VERSION``), and
+    ``.benchmarks-env-<version>/`` for any other, both at the repository root.
+    """
+    if mace_version == MACE_VERSION:
+        return DEFAULT_ENV_DIR
+    return REPO_ROOT / f".benchmarks-env-{mace_version}"
 
 
 def reference_env_vars() -> dict[str, str]:
@@ -103,25 +119,33 @@ def reference_env_vars() -> dict[str, str]:
     return env
 
 
-def ensure_reference_env(env_dir: Path | str | None = None, *, quiet: bool = False) -> Path:
+def ensure_reference_env(
+    env_dir: Path | str | None = None,
+    *,
+    quiet: bool = False,
+    mace_version: str = MACE_VERSION,
+) -> Path:
     """Create (once) the isolated environment with mace-torch and return its python.
 
-    The environment is reused when it exists and was built for the same torch version; it is
-    rebuilt otherwise. Raises :class:`ReferenceEnvError` with a readable message when uv is
-    missing or the installation fails (e.g. no access to the package index).
+    The environment is reused when it exists and was built for the same mace-torch and torch
+    versions; it is rebuilt otherwise. ``mace_version`` selects another mace-torch release
+    (default: ``MACE_VERSION``); without ``env_dir`` its environment is
+    :func:`default_env_dir` of that version. Raises :class:`ReferenceEnvError` with a readable
+    message when uv is missing or the installation fails (e.g. no access to the package index).
     """
-    env_dir = Path(env_dir) if env_dir is not None else DEFAULT_ENV_DIR
+    env_dir = Path(env_dir) if env_dir is not None else default_env_dir(mace_version)
     python = _env_python(env_dir)
     torch_version = _workspace_torch_version()
     stamp_file = env_dir / "mmh-reference.txt"
-    if python.exists() and stamp_file.exists() and stamp_file.read_text() == _stamp(torch_version):
+    stamp = _stamp(torch_version, mace_version)
+    if python.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         return python
 
     uv = shutil.which("uv")
     if uv is None:
         raise ReferenceEnvError(
             "uv is needed to create the reference environment (mace-torch "
-            f"{MACE_VERSION}); install it with `pip install uv`."
+            f"{mace_version}); install it with `pip install uv`."
         )
     commands = [
         [uv, "venv", str(env_dir), "--python", PYTHON_VERSION, "--clear"],
@@ -131,14 +155,14 @@ def ensure_reference_env(env_dir: Path | str | None = None, *, quiet: bool = Fal
             "install",
             "--python",
             str(python),
-            f"mace-torch=={MACE_VERSION}",
+            f"mace-torch=={mace_version}",
             f"torch=={torch_version}",
         ],
     ]
     if not quiet:
         print(
             f"creating the reference environment in {env_dir} "
-            f"(mace-torch {MACE_VERSION}, torch {torch_version}); this happens once",
+            f"(mace-torch {mace_version}, torch {torch_version}); this happens once",
             file=sys.stderr,
         )
     for command in commands:
@@ -150,7 +174,7 @@ def ensure_reference_env(env_dir: Path | str | None = None, *, quiet: bool = Fal
                 "The reference comparison needs access to the Python package index; delete "
                 f"{env_dir} and try again once it is reachable."
             )
-    stamp_file.write_text(_stamp(torch_version))
+    stamp_file.write_text(stamp)
     return python
 
 

@@ -88,7 +88,7 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         """Plain-JSON form (round-trips through :meth:`from_dict`)."""
-        return {
+        out = {
             "backbone": self.backbone.to_dict(),
             "heads": list(self.heads),
             "readout_hidden": list(self.readout_hidden),
@@ -97,8 +97,10 @@ class ModelConfig:
             "shift": dict(self.shift),
             "zbl": self.zbl,
             "zbl_p": self.zbl_p,
-            "readout_silu_norm": self.readout_silu_norm,
         }
+        if self.readout_silu_norm is not None:  # absent from files of models trained by mmh
+            out["readout_silu_norm"] = self.readout_silu_norm
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ModelConfig:

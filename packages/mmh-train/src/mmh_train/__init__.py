@@ -2,6 +2,9 @@
 one process or many (``torchrun`` DDP), checkpoints with exact resume, and the two recipes,
 ``pretrain`` and ``finetune`` (multi-head replay, or naive), with the two ideas of
 SevenNet-Omni: selective regularisation of head parameters and domain-bridging sets.
+Fine-tuning can keep other heads of the input model, freeze named parameter groups, give
+groups their own learning-rate factors and anchor the base head with pseudo-labelled
+replay.
 
 Typical use is the ``mmh-train`` command with a YAML file; the same runs from Python::
 
@@ -29,6 +32,14 @@ from ._config import (
 from ._distributed import DistributedContext, init_distributed
 from ._ema import ExponentialMovingAverage
 from ._evaluate import evaluate_heads
+from ._groups import (
+    freeze_groups,
+    group_lr_factors,
+    group_modules,
+    group_names,
+    group_parameters,
+    group_rank,
+)
 from ._log import RunLog, plot_learning_curves, read_log
 from ._loss import (
     LossTerms,
@@ -38,6 +49,14 @@ from ._loss import (
     weighted_loss_terms,
 )
 from ._metrics import ErrorAccumulator, format_metrics
+from ._pseudo import (
+    PSEUDO_LABELS_NAME,
+    predict_labels,
+    pseudo_label,
+    read_pseudo_labels,
+    structure_key,
+    write_pseudo_labels,
+)
 from ._regularization import HeadPenalty, SelectiveRegularization, head_parameters
 from ._run import finetune, pretrain, run_recipe
 from ._sampler import MixedBatchPlan, Source, allocate
@@ -51,6 +70,7 @@ __all__ = [
     "CHECKPOINT_NAME",
     "LAST_MODEL_NAME",
     "MODEL_NAME",
+    "PSEUDO_LABELS_NAME",
     "BridgingConfig",
     "BridgingData",
     "BridgingLabels",
@@ -84,6 +104,12 @@ __all__ = [
     "evaluate_heads",
     "finetune",
     "format_metrics",
+    "freeze_groups",
+    "group_lr_factors",
+    "group_modules",
+    "group_names",
+    "group_parameters",
+    "group_rank",
     "head_parameters",
     "huber",
     "init_distributed",
@@ -92,12 +118,17 @@ __all__ = [
     "load_config",
     "parameter_groups",
     "plot_learning_curves",
+    "predict_labels",
     "prepare",
     "prepare_finetune",
     "prepare_pretrain",
     "pretrain",
+    "pseudo_label",
     "read_log",
+    "read_pseudo_labels",
     "run_recipe",
     "save_checkpoint",
+    "structure_key",
     "weighted_loss_terms",
+    "write_pseudo_labels",
 ]

@@ -189,7 +189,28 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """Adam (AMSGrad by default), EMA, clipping and the plateau schedule."""
+    """Adam (AMSGrad by default), EMA, clipping and the plateau schedule.
+
+    Attributes:
+        lr: Learning rate.
+        amsgrad: Use AMSGrad.
+        betas: Adam's betas.
+        eps: Adam's epsilon.
+        weight_decay: Weight decay of the backbone's linear maps, skip connections and
+            product weights (no other parameter decays).
+        clip_grad: Clip the gradient norm to this value (``None``: no clipping).
+        ema_decay: Decay of the exponential moving average (``None``: no EMA).
+        scheduler_factor: Factor of the plateau schedule.
+        scheduler_patience: Evaluations without improvement before the learning rate drops.
+        min_lr: Lower bound of the (base) learning rate.
+        lr_factors: Learning-rate multiplier per named parameter group (``embedding``,
+            ``interactions``, ``interactions.<k>``, ``products``, ``products.<k>``,
+            ``readouts``, ``readouts.<head>``, ``backbone``): the parameters of a group
+            train at ``lr * factor``; where groups overlap the more specific one wins
+            (``readouts.<head>`` over ``readouts``, ``interactions.<k>`` over
+            ``interactions`` over ``backbone``); other parameters keep factor 1. The
+            schedule scales every group alike (its floor is ``min_lr * factor``).
+    """
 
     lr: float = 0.01
     amsgrad: bool = True
@@ -201,10 +222,16 @@ class OptimizerConfig:
     scheduler_factor: float = 0.8
     scheduler_patience: int = 50
     min_lr: float = 0.0
+    lr_factors: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        for group, factor in self.lr_factors.items():
+            if not factor > 0:
+                raise ValueError(
+                    f"lr_factors.{group} must be > 0, got {factor} (freeze the group instead)"
+                )
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if not 0 < self.scheduler_factor < 1:
@@ -260,12 +287,20 @@ class ReplayConfig:
         test: Files to test the base head on.
         keys: Key map of the files.
         count: Number of replay structures.
-        fraction: Or: this fraction of the pool.
+        fraction: Or: this fraction of the pool (neither: every structure of the pool that
+            passes the element filter, e.g. a set of the user's own structures).
         method: ``"random"`` or ``"fps"`` (farthest-point sampling).
         filter: Element filter against the fine-tuning elements: ``"none"``,
             ``"combinations"``, ``"inclusive"`` or ``"exclusive"``.
         weight: Config weight of the replay structures in the loss.
         batch_share: Fraction of every batch drawn from the replay buffer.
+        labels: ``"reference"``: the buffer trains on the labels of the files.
+            ``"pseudo"``: before training, the buffer and the ``valid`` structures are
+            labelled with the base head's own predictions by the input model (energy,
+            forces, and stress of three-dimensionally periodic structures), so the base
+            head is anchored to itself; reference labels are not needed. The labels are
+            written to ``pseudo-labels.npz`` in the run directory and read back from there
+            on resume.
     """
 
     dataset: str | None = None
@@ -279,10 +314,11 @@ class ReplayConfig:
     filter: Literal["none", "combinations", "inclusive", "exclusive"] = "none"
     weight: float = 1.0
     batch_share: float = 0.3
+    labels: Literal["reference", "pseudo"] = "reference"
 
     def __post_init__(self) -> None:
-        if (self.count is None) == (self.fraction is None):
-            raise ValueError("give exactly one of replay.count and replay.fraction")
+        if self.count is not None and self.fraction is not None:
+            raise ValueError("give at most one of replay.count and replay.fraction")
         if self.fraction is not None and not 0 < self.fraction <= 1:
             raise ValueError(f"replay.fraction must be in (0, 1], got {self.fraction}")
         if self.count is not None and self.count < 1:
@@ -309,6 +345,16 @@ class FinetuneConfig:
         regularization: Selective regularisation of the base head's readout (not in
             ``naive`` mode, where the base head becomes the new head: regularise that one
             under ``heads``).
+        keep_heads: Other heads of the input model that stay in the fine-tuned model
+            with their names, readouts, E0s, scale and shift: ``"all"`` or a list of
+            head names (default: none, only the base head is kept). A kept head that is
+            also listed under ``heads`` trains on that data; any other kept head is
+            frozen (its readout gets no updates; its predictions still follow the shared
+            backbone unless the backbone is frozen too).
+        freeze: Named parameter groups that do not train (``requires_grad`` off, left
+            out of the optimiser): ``backbone``, ``embedding``, ``interactions``,
+            ``interactions.<k>``, ``products``, ``products.<k>``, ``readouts``,
+            ``readouts.<head>``.
     """
 
     model: str
@@ -316,10 +362,22 @@ class FinetuneConfig:
     mode: Literal["replay", "no-replay", "naive"] = "replay"
     replay: ReplayConfig | None = None
     regularization: RegularizationConfig | None = None
+    keep_heads: Literal["all"] | list[str] = field(default_factory=list)
+    freeze: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.mode == "replay" and self.replay is None:
             raise ValueError("finetune.mode 'replay' needs a finetune.replay section")
+        if self.mode == "naive" and self.keep_heads:
+            raise ValueError(
+                "finetune.keep_heads: naive fine-tuning keeps one head; use mode "
+                "'replay' or 'no-replay' to keep other heads"
+            )
+        if self.mode != "replay" and self.replay is not None and self.replay.labels == "pseudo":
+            raise ValueError(
+                "finetune.replay.labels: 'pseudo' labels the replay buffer, which only "
+                "mode 'replay' trains on"
+            )
 
 
 @dataclass(frozen=True)

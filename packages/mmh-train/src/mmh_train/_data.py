@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from mmh_data import (
     Configuration,
     DataError,
     KeySpec,
+    MissingLabelWarning,
     configurations_from_atoms,
     is_isolated_atom,
     isolated_atom_energies,
@@ -21,7 +23,7 @@ from mmh_data import datasets as bundled
 from ._config import HeadDataConfig, ReplayConfig
 from ._typed import ConfigError
 
-__all__ = ["HeadSplits", "check_files", "load_head", "load_replay_pool"]
+__all__ = ["HeadSplits", "check_elements", "check_files", "load_head", "load_replay_pool"]
 
 
 @dataclass
@@ -72,6 +74,26 @@ def check_files(files: Sequence[str], where: str) -> None:
     for f in files:
         if not Path(f).exists():
             raise ConfigError(f"{where}: file {f!r} does not exist")
+
+
+def check_elements(configs: Sequence[Configuration], table: Sequence[int], where: str) -> None:
+    """Raise `ConfigError` if a structure has an element outside the model's table.
+
+    The one-line message names each file (or bundled split) with the elements it has
+    outside the table, and the table.
+    """
+    allowed = {int(z) for z in table}
+    missing: dict[str, set[int]] = {}
+    for c in configs:
+        extra = {int(z) for z in np.unique(c.atomic_numbers)} - allowed
+        if extra:
+            missing.setdefault(c.source_file or "<no file>", set()).update(extra)
+    if missing:
+        found = ", ".join(f"{sorted(zs)} in {f!r}" for f, zs in missing.items())
+        raise ConfigError(
+            f"{where}: elements {found} are not in the pre-trained model's element table "
+            f"{sorted(allowed)}"
+        )
 
 
 def _bundled_split(dataset: str, split: str, head: str) -> list[Configuration]:
@@ -146,7 +168,10 @@ def load_replay_pool(cfg: ReplayConfig, head: str) -> HeadSplits:
     where = "finetune.replay"
     if cfg.dataset is None and not cfg.train:
         raise ConfigError(f"{where}: give the pre-training data as 'dataset' or 'train' files")
-    out = _load_splits(where, cfg, head, None)
+    with warnings.catch_warnings():
+        if cfg.labels == "pseudo":  # the base head labels the structures
+            warnings.simplefilter("ignore", MissingLabelWarning)
+        out = _load_splits(where, cfg, head, None)
     for split in ("train", "valid", "test"):
         setattr(out, split, [c for c in getattr(out, split) if not is_isolated_atom(c)])
     if not out.train:

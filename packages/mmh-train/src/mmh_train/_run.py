@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from ._config import TrainConfig
@@ -27,6 +28,9 @@ def run_recipe(config: TrainConfig, recipe: str, *, resume: bool = False) -> dic
         The final results (per-head metrics on train/valid/test, best step...).
     """
     ctx = init_distributed(config.device)
+    if config.training.num_threads is not None:
+        # before the set-up, which predicts with the model (E0s, pseudo-labels)
+        torch.set_num_threads(config.training.num_threads)
     setup = prepare(config, recipe)
     trainer = Trainer(config, setup, ctx)
     if ctx.is_main:

@@ -4,15 +4,26 @@ streams. Everything here runs before the first step, so a bad configuration fail
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
-from mmh_data import Configuration, average_e0s, compute_statistics, select_replay
-from mmh_heads import ModelConfig, MultiHeadMACE, estimate_e0s, load_model
+from mmh_data import (
+    Configuration,
+    average_e0s,
+    compute_statistics,
+    element_filter_mask,
+    select_replay,
+)
+from mmh_heads import ModelConfig, MultiHeadMACE, estimate_e0s, load_model, read_model_header
 
 from ._bridging import BridgingData, load_bridging
 from ._config import HeadDataConfig, TrainConfig
-from ._data import HeadSplits, load_head, load_replay_pool
+from ._data import HeadSplits, check_elements, load_head, load_replay_pool
+from ._distributed import init_distributed
+from ._groups import freeze_groups, group_lr_factors
+from ._input_model import base_head, input_model, input_model_summary, kept_heads
+from ._pseudo import PSEUDO_LABELS_NAME, pseudo_label
 from ._regularization import SelectiveRegularization, regularization_from_config
 from ._sampler import Source
 from ._typed import ConfigError
@@ -153,6 +164,7 @@ def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
     )
     torch.manual_seed(config.seed)
     model = MultiHeadMACE(model_config, dtype=DTYPES[config.dtype])
+    group_lr_factors(model, config.optimizer.lr_factors)
     regularization = regularization_from_config(config, model, recipe="pretrain")
     streams = [
         (Source(name, len(s.train), share=heads_cfg[name].share), s.train)
@@ -190,16 +202,20 @@ def _extras(bridging: BridgingData | None, regularization) -> dict[str, Any]:
 def prepare_finetune(config: TrainConfig) -> TrainingSetup:
     """Model and data of a fine-tuning run (multi-head replay, or naive).
 
-    The pre-trained model keeps one head, the base head, with its E0s and scale/shift. Each
-    new head starts as a copy of the base head's readout, scale and shift, with E0s from its
-    ``e0s`` (default ``"estimated"``: the base model's residuals on the head's training
-    data, paper Eqs. 21–25). In ``replay`` mode the base head trains on a replay buffer
-    selected from the pre-training data (count or fraction, random or farthest-point,
-    element filter against the new heads' elements), drawn at ``replay.batch_share`` of
-    every batch with config weight ``replay.weight``. In ``no-replay`` mode the base head
-    gets no training data and is only evaluated. In ``naive`` mode (one new head only) the
-    base head is the one that trains: it takes the new head's name and E0s and the model
-    keeps no other head. All weights train in every mode.
+    The pre-trained model keeps the base head with its E0s and scale/shift, and the heads
+    of ``finetune.keep_heads`` with theirs. Each new head starts as a copy of the base
+    head's readout, scale and shift, with E0s from its ``e0s`` (default ``"estimated"``:
+    the base model's residuals on the head's training data, paper Eqs. 21–25). A kept head
+    listed under ``heads`` trains on that data (its E0s stay unless ``e0s`` is given;
+    ``"estimated"`` then uses the head's own residuals); any other kept head is frozen. In
+    ``replay`` mode the base head trains on a replay buffer selected from the
+    pre-training data (count or fraction, random or farthest-point, element filter
+    against the new heads' elements), drawn at ``replay.batch_share`` of every batch with
+    config weight ``replay.weight``, and labelled by the files or, with ``replay.labels:
+    pseudo``, by the base head's own predictions. In ``no-replay`` mode the base head gets
+    no training data and is only evaluated. In ``naive`` mode (one new head only) the base
+    head is the one that trains: it takes the new head's name and E0s and the model keeps
+    no other head. All weights train, except those of the ``finetune.freeze`` groups.
 
     Structures of a ``bridging`` set join the training data of the heads they have labels
     for before the E0s are estimated: a new head's own stream, the base head's replay
@@ -212,70 +228,62 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
         raise ConfigError("fine-tuning needs a 'finetune' section (finetune.model: FILE)")
     if not config.heads:
         raise ConfigError("heads: fine-tuning needs at least one new head with data")
-    base_model = load_model(ft.model)
-    heads = list(base_model.heads)
-    if ft.base_head is None:
-        if len(heads) > 1:
-            raise ConfigError(
-                f"finetune.base_head: the model has heads {heads}; choose the one to keep"
-            )
-        base = heads[0]
-    elif ft.base_head not in heads:
-        raise ConfigError(f"finetune.base_head: unknown head {ft.base_head!r}; heads: {heads}")
-    else:
-        base = ft.base_head
-    clash = [h for h in config.heads if h == base]
-    if clash:
-        raise ConfigError(f"heads.{base}: a new head cannot have the base head's name")
+    source = load_model(ft.model)
+    heads = list(source.heads)
+    base = base_head(ft, heads)
+    kept = kept_heads(config, heads, base)
     if ft.mode == "naive" and len(config.heads) != 1:
         raise ConfigError(
             f"heads: naive fine-tuning trains one head, got {list(config.heads)}; "
             "use finetune.mode 'no-replay' to add several heads without replay"
         )
-    model = base_model.extract_head(base).to(DTYPES[config.dtype])
+    model = input_model(source, kept).to(DTYPES[config.dtype])
     splits = _load_heads(config, config.heads)
     bridge_heads = list(config.heads) + ([] if ft.mode == "naive" else [base])
     bridging = _add_bridging(config, splits, bridge_heads)
     base_bridging = bridging.per_head.get(base, []) if bridging is not None else []
-    table = set(model.elements)
     for name, s in splits.items():
-        extra = sorted(s.elements() - table)
-        if extra:
-            raise ConfigError(
-                f"heads.{name}: elements {extra} are not in the pre-trained model's element "
-                f"table {sorted(table)}"
-            )
-    extra = sorted({int(z) for c in base_bridging for z in c.atomic_numbers} - table)
-    if extra:
-        raise ConfigError(
-            f"bridging.labels.{base}: elements {extra} are not in the pre-trained model's "
-            f"element table {sorted(table)}"
-        )
+        check_elements([*s.train, *s.valid, *s.test], model.elements, f"heads.{name}")
+    check_elements(base_bridging, model.elements, f"bridging.labels.{base}")
     methods: dict[str, str] = {"__base__": "kept"}
     for name, s in splits.items():
-        model.add_head(name, init_from=base)
         spec = config.heads[name].e0s
-        if spec is None or spec == "estimated":
+        if name in kept:
+            methods[name] = _kept_head_e0s(model, s, spec)
+        elif spec is None or spec == "estimated":
+            model.add_head(name, init_from=base)
             estimate_e0s(model, s.train, name, source=base)
             methods[name] = "estimated"
         else:
+            model.add_head(name, init_from=base)
             e0s, methods[name] = _resolve_e0s(s, spec, model.elements, recipe="finetune")
             model.set_e0s(name, e0s)
     regularization = regularization_from_config(config, model, recipe="finetune", base_head=base)
+    if ft.mode == "naive":
+        model.remove_head(base)
+    frozen_heads = [h for h in kept if h != base and h not in config.heads]
+    frozen = _freeze(config, model, frozen_heads, regularization)
     streams = [
         (Source(name, len(s.train), share=config.heads[name].share), s.train)
         for name, s in splits.items()
     ]
     head_weights = {n: config.heads[n].weight for n in splits}
     valid_weights = {n: config.heads[n].valid_weight for n in splits}
-    summary: dict[str, Any] = {"recipe": "finetune", "mode": ft.mode, "base_head": base}
+    summary: dict[str, Any] = {
+        "recipe": "finetune",
+        "mode": ft.mode,
+        "base_head": base,
+        "input_model": input_model_summary(ft.model, heads),
+        "kept_heads": {h: "frozen" if h in frozen_heads else "trained" for h in kept if h != base},
+        "frozen": frozen,
+    }
     summary.update(_extras(bridging, regularization))
-    if ft.mode == "naive":
-        model.remove_head(base)
-    else:
+    if ft.mode != "naive":
         head_weights[base] = 1.0
         valid_weights[base] = 1.0 if ft.mode == "replay" else 0.0
-        base_splits = _base_head_splits(config, base, splits, streams, base_bridging, summary)
+        base_splits = _base_head_splits(
+            config, model, base, splits, streams, base_bridging, summary
+        )
         splits = {base: base_splits, **splits}
     summary.update(
         e0s_method=methods,
@@ -288,8 +296,45 @@ def prepare_finetune(config: TrainConfig) -> TrainingSetup:
     )
 
 
+def _kept_head_e0s(model: MultiHeadMACE, head: HeadSplits, spec) -> str:
+    """E0s of a kept head that trains on new data: its own unless ``e0s`` says otherwise
+    (``"estimated"``: from the head's own residuals)."""
+    if spec is None:
+        return "kept"
+    if spec == "estimated":
+        estimate_e0s(model, head.train, head.name)
+        return "estimated"
+    e0s, method = _resolve_e0s(head, spec, model.elements, recipe="finetune")
+    model.set_e0s(head.name, e0s)
+    return method
+
+
+def _freeze(
+    config: TrainConfig,
+    model: MultiHeadMACE,
+    frozen_heads: list[str],
+    regularization: SelectiveRegularization | None,
+) -> list[str]:
+    """Freeze the ``finetune.freeze`` groups and the readouts of the kept heads without
+    data; check the names of ``optimizer.lr_factors`` too. Returns the frozen groups."""
+    names = [*config.finetune.freeze, *(f"readouts.{h}" for h in frozen_heads)]
+    frozen = freeze_groups(model, names, "finetune.freeze")
+    group_lr_factors(model, config.optimizer.lr_factors)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ConfigError("finetune.freeze: every parameter is frozen; nothing would train")
+    for penalty in regularization.penalties if regularization is not None else []:
+        readout = model.readouts[model.head_index(penalty.head)]
+        if not any(p.requires_grad for p in readout.parameters()):
+            raise ConfigError(
+                f"finetune.freeze: the readout of head {penalty.head!r} is frozen, so its "
+                "selective regularisation would do nothing; remove one of the two"
+            )
+    return frozen
+
+
 def _base_head_splits(
     config: TrainConfig,
+    model: MultiHeadMACE,
     base: str,
     splits: dict[str, HeadSplits],
     streams: list,
@@ -297,16 +342,17 @@ def _base_head_splits(
     summary: dict[str, Any],
 ) -> HeadSplits:
     """The base head's data in ``replay`` and ``no-replay`` modes: its evaluation splits
-    from the replay pool, the replay buffer (``replay`` mode) and its domain-bridging
-    structures; the training streams are appended to ``streams``."""
+    from the replay pool, the replay buffer (``replay`` mode, pseudo-labelled by ``model``
+    when ``replay.labels`` is ``pseudo``) and its domain-bridging structures; the
+    training streams are appended to ``streams``."""
     ft = config.finetune
     base_splits = HeadSplits(base)
     if ft.replay is not None:
         pool = load_replay_pool(ft.replay, base)
         base_splits.valid, base_splits.test = pool.valid, pool.test
         if ft.mode == "replay":
-            n = ft.replay.count or max(1, round(ft.replay.fraction * len(pool.train)))
             new_elements = sorted(set().union(*(s.elements() for s in splits.values())))
+            n = _replay_count(ft.replay, pool.train, new_elements)
             replay = select_replay(
                 pool.train,
                 n,
@@ -317,6 +363,12 @@ def _base_head_splits(
                 head=base,
                 weight=ft.replay.weight,
             )
+            used = [*replay, *base_splits.valid, *base_splits.test]
+            check_elements(used, model.elements, "finetune.replay")
+            if ft.replay.labels == "pseudo":
+                replay, base_splits.valid = _pseudo_labels(
+                    config, model, base, replay, base_splits.valid, summary
+                )
             base_splits.train = replay + base_bridging
             streams.append(
                 (
@@ -327,10 +379,64 @@ def _base_head_splits(
                 )
             )
             summary.update(replay_size=len(replay), replay_pool=len(pool.train))
+        else:
+            used = [*base_splits.valid, *base_splits.test]
+            check_elements(used, model.elements, "finetune.replay")
     if base_bridging and ft.mode != "replay":
         base_splits.train = base_bridging
         streams.append((Source(f"{base} (bridging)", len(base_bridging), None), base_bridging))
     return base_splits
+
+
+def _replay_count(replay, pool: list[Configuration], elements: list[int]) -> int:
+    """``replay.count``, or ``replay.fraction`` of the pool, or (neither) every structure
+    that passes the element filter."""
+    if replay.count is not None:
+        return replay.count
+    if replay.fraction is not None:
+        return max(1, round(replay.fraction * len(pool)))
+    sets = [frozenset(int(z) for z in c.atomic_numbers) for c in pool]
+    n = int(element_filter_mask(sets, elements, replay.filter).sum())
+    if n == 0:
+        raise ConfigError(
+            f"finetune.replay.filter: no structure of the pool passes the {replay.filter!r} "
+            f"filter for elements {elements}"
+        )
+    return n
+
+
+def _pseudo_labels(
+    config: TrainConfig,
+    model: MultiHeadMACE,
+    base: str,
+    replay: list[Configuration],
+    valid: list[Configuration],
+    summary: dict[str, Any],
+) -> tuple[list[Configuration], list[Configuration]]:
+    """The replay buffer and the base head's validation structures, labelled by the base
+    head of ``model`` (before any training), from the run directory's file if it has them."""
+    path = Path(config.output) / PSEUDO_LABELS_NAME
+    meta = {
+        "model_sha256": read_model_header(config.finetune.model).get("sha256"),
+        "head": base,
+        "dtype": config.dtype,
+    }
+    labelled, status = pseudo_label(
+        model,
+        {"train": replay, "valid": valid},
+        base,
+        path,
+        meta,
+        batch_size=config.training.valid_batch_size,
+        device=init_distributed(config.device).device,
+    )
+    summary["pseudo_labels"] = {
+        "file": str(path),
+        "status": status,
+        "train": len(replay),
+        "valid": len(valid),
+    }
+    return labelled["train"], labelled["valid"]
 
 
 def prepare(config: TrainConfig, recipe: str) -> TrainingSetup:

@@ -9,7 +9,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,13 @@ from ._config import TrainConfig
 from ._distributed import DistributedContext, all_reduce_sum
 from ._ema import ExponentialMovingAverage
 from ._evaluate import evaluate_heads, model_output
+from ._groups import group_lr_factors
 from ._log import RunLog, plot_learning_curves
 from ._loss import weighted_loss_terms
 from ._metrics import format_metrics
 from ._sampler import MixedBatchPlan
 from ._setup import TrainingSetup
+from ._typed import ConfigError
 
 __all__ = ["LAST_MODEL_NAME", "MODEL_NAME", "Trainer", "build_graphs", "parameter_groups"]
 
@@ -39,18 +41,60 @@ LAST_MODEL_NAME = "model-last.safetensors"
 _DECAYED = re.compile(r"(^|\.)(linear[^.]*|skip_tp|products)\.")
 
 
-def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def parameter_groups(
+    model: MultiHeadMACE,
+    weight_decay: float,
+    lr_factors: Mapping[str, float] | None = None,
+    *,
+    lr: float | None = None,
+) -> list[dict[str, Any]]:
     """Adam parameter groups: weight decay on the backbone's linear maps, skip connections
-    and product weights; none on embeddings, radial MLPs, scalars and readouts."""
-    decay, no_decay = [], []
+    and product weights; none on embeddings, radial MLPs, scalars and readouts.
+
+    Parameters with ``requires_grad`` off (frozen) are left out. With ``lr_factors``
+    (named groups, see `mmh_train.group_lr_factors`) every parameter a factor covers goes
+    to a group of its own factor, split again by weight decay, so each parameter keeps the
+    decay it has without factors. Every group carries its ``lr_factor`` (1 for the
+    others), and its ``lr`` (``lr * lr_factor``) when ``lr`` is given.
+
+    Args:
+        model: The model.
+        weight_decay: Decay of the decayed parameters.
+        lr_factors: ``{group: factor}`` (empty or ``None``: the two groups ``decay`` and
+            ``no_decay``).
+        lr: The base learning rate.
+
+    Raises:
+        ConfigError: An unknown group name in ``lr_factors``.
+    """
+    factors = group_lr_factors(model, lr_factors or {})
+    buckets: dict[tuple[bool, str | None], list[torch.nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        is_backbone = name.startswith("backbone.")
-        (decay if is_backbone and _DECAYED.search(name) else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay, "name": "decay"}]
-    groups.append({"params": no_decay, "weight_decay": 0.0, "name": "no_decay"})
-    return [g for g in groups if g["params"]]
+        decay = name.startswith("backbone.") and bool(_DECAYED.search(name))
+        label = factors.get(id(p), (None, 1.0))[0]
+        buckets.setdefault((decay, label), []).append(p)
+    scale = {label: f for label, f in factors.values()}
+    labels = [None, *sorted({label for _, label in buckets if label is not None})]
+    groups = []
+    for label in labels:
+        for decay in (True, False):
+            params = buckets.get((decay, label))
+            if not params:
+                continue
+            name = "decay" if decay else "no_decay"
+            factor = 1.0 if label is None else scale[label]
+            group = {
+                "params": params,
+                "weight_decay": weight_decay if decay else 0.0,
+                "name": name if label is None else f"{name}:{label}",
+                "lr_factor": factor,
+            }
+            if lr is not None:
+                group["lr"] = lr * factor
+            groups.append(group)
+    return groups
 
 
 def build_graphs(configs: Sequence[Configuration], builder: GraphBuilder) -> list[AtomicGraph]:
@@ -132,18 +176,17 @@ class Trainer:
         }
         self.valid_weights = {h: setup.valid_weights.get(h, 1.0) for h in self.valid_graphs}
         oc = config.optimizer
+        groups = parameter_groups(self.model, oc.weight_decay, oc.lr_factors, lr=oc.lr)
+        if not groups:
+            raise ConfigError("finetune.freeze: every parameter is frozen; nothing would train")
         self.optimizer = torch.optim.Adam(
-            parameter_groups(self.model, oc.weight_decay),
-            lr=oc.lr,
-            betas=tuple(oc.betas),
-            eps=oc.eps,
-            amsgrad=oc.amsgrad,
+            groups, lr=oc.lr, betas=tuple(oc.betas), eps=oc.eps, amsgrad=oc.amsgrad
         )
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer,
             factor=oc.scheduler_factor,
             patience=oc.scheduler_patience,
-            min_lr=oc.min_lr,
+            min_lr=[oc.min_lr * g["lr_factor"] for g in groups],
         )
         self.ema = None
         if oc.ema_decay is not None:
@@ -174,6 +217,13 @@ class Trainer:
     def eval_model(self) -> MultiHeadMACE:
         """The model used for validation and saving (the EMA model if there is one)."""
         return self.ema.module if self.ema is not None else self.model
+
+    @property
+    def lr(self) -> float:
+        """The base learning rate now (that of the groups with factor 1)."""
+        groups = self.optimizer.param_groups
+        group = next((g for g in groups if g.get("lr_factor", 1.0) == 1.0), groups[0])
+        return group["lr"] / group.get("lr_factor", 1.0)
 
     def _batch(self, step: int):
         items = self.plan.local_batch(step, self.ctx.rank, self.ctx.world_size)
@@ -229,6 +279,7 @@ class Trainer:
         if json.loads(state["model_config"]) != self.model.config.to_dict():
             raise CheckpointError("the checkpoint was written for a different model")
         self.model.load_state_dict(state["model"])
+        self._check_optimizer_groups(state["optimizer"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.ema is not None:
@@ -244,6 +295,19 @@ class Trainer:
         if state["stopped"].startswith("early stopping"):
             self.stopped = state["stopped"]
         return self.step
+
+    def _check_optimizer_groups(self, saved: dict[str, Any]) -> None:
+        """Raise ``CheckpointError`` unless the checkpoint's optimiser has this run's
+        parameter groups (the same frozen parameters and learning-rate factors)."""
+
+        def layout(groups):
+            return [(g.get("name"), len(g["params"]), g.get("lr_factor", 1.0)) for g in groups]
+
+        if layout(saved["param_groups"]) != layout(self.optimizer.param_groups):
+            raise CheckpointError(
+                "the checkpoint was written with other parameter groups (finetune.freeze, "
+                "optimizer.lr_factors); resume with the configuration of the interrupted run"
+            )
 
     def _resume_regularization(self, saved: dict[str, Any] | None) -> None:
         """Restore the snapshot of the regularisation targets (never re-taken on resume)."""
@@ -376,6 +440,15 @@ class Trainer:
                     **_jsonable(self.setup.summary),
                     "batch": self.plan.describe(),
                     "steps_per_epoch": self.steps_per_epoch,
+                    "optimizer_groups": [
+                        {
+                            "name": g["name"],
+                            "lr_factor": g["lr_factor"],
+                            "weight_decay": g["weight_decay"],
+                            "parameters": sum(p.numel() for p in g["params"]),
+                        }
+                        for g in self.optimizer.param_groups
+                    ],
                 }
             )
         start_time = time.monotonic()
@@ -392,7 +465,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(epoch=epoch, loss=f"{parts['loss']:.4g}")
-            lr = self.optimizer.param_groups[0]["lr"]
+            lr = self.lr
             if main and (self.step % cfg.logging.log_every == 0 or self.step == 1):
                 elapsed = time.monotonic() - start_time
                 log.write(
@@ -431,7 +504,7 @@ class Trainer:
                     "step": self.step,
                     "epoch": epoch,
                     "loss": combined,
-                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "lr": self.lr,
                     "elapsed": elapsed,
                 }
             )

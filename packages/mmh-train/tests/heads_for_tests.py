@@ -12,18 +12,23 @@ from train_kit import TINY_MODEL
 ALL_ELEMENTS = (1, 3, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 22, 28, 29, 30, 31, 32, 33, 46, 47, 78)
 
 
-def tiny_model(elements=ALL_ELEMENTS, head="bulk", seed=0) -> MultiHeadMACE:
-    """A float64 single-head model with the bundled bulk isolated-atom E0s."""
+def tiny_model(elements=ALL_ELEMENTS, head="bulk", seed=0, extra_heads=()) -> MultiHeadMACE:
+    """A float64 model with the bundled bulk isolated-atom E0s.
+
+    ``extra_heads`` adds heads after ``head``, each with its own random readout, E0s
+    offset by 0.1 eV per head and its own scale and shift (a small multi-head model).
+    """
     torch.manual_seed(seed)
     iso = datasets.isolated_atom_energies("bulk")
     m = {k: v for k, v in TINY_MODEL.items() if k != "readout_hidden"}
     m["radial_mlp"] = tuple(m["radial_mlp"])
+    heads = (head, *extra_heads)
     config = ModelConfig(
         BackboneConfig(elements=tuple(elements), avg_num_neighbors=20.0, **m),
-        heads=(head,),
+        heads=heads,
         readout_hidden=TINY_MODEL["readout_hidden"],
-        e0s={head: {z: iso.get(z, 0.0) for z in elements}},
-        scale={head: 0.7},
-        shift={head: -4.8},
+        e0s={h: {z: iso.get(z, 0.0) + 0.1 * k for z in elements} for k, h in enumerate(heads)},
+        scale={h: 0.7 + 0.1 * k for k, h in enumerate(heads)},
+        shift={h: -4.8 + 0.2 * k for k, h in enumerate(heads)},
     )
     return MultiHeadMACE(config, dtype=torch.float64)

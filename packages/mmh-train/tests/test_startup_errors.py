@@ -94,3 +94,59 @@ def test_resume_without_checkpoint(tmp_path, capsys):
     code = main(["pretrain", str(write_config(tmp_path / "c.yaml", cfg)), "--resume"])
     err = capsys.readouterr().err
     assert code == 2 and "no checkpoint" in err
+
+
+def _small_table_model(tmp_path, extra_heads=()):
+    from heads_for_tests import tiny_model
+    from mmh_heads import save_model
+
+    model_file = tmp_path / "m.safetensors"
+    save_model(tiny_model(elements=(1, 6, 7, 8), extra_heads=extra_heads), model_file)
+    return model_file
+
+
+def test_finetune_replay_element_outside_the_table(tmp_path, capsys):
+    import ase.io
+    from mmh_data import datasets
+
+    table = {1, 6, 7, 8}
+    pool = write_frames(tmp_path / "pool.xyz", "bulk", "train", 6)
+    found = {int(z) for a in datasets.load_atoms("bulk", "train")[:6] for z in a.numbers}
+    organic = [a for a in datasets.load_atoms("mol", "train") if set(a.numbers) <= table][:12]
+    ase.io.write(tmp_path / "mols.xyz", organic, format="extxyz")
+    cfg = pretrain_config(
+        tmp_path,
+        heads={"mol": {"train": [str(tmp_path / "mols.xyz")]}},
+        finetune={
+            "model": str(_small_table_model(tmp_path)),
+            "replay": {"train": [str(pool)], "count": 6},
+        },
+    )
+    _check(
+        *_run(tmp_path, capsys, cfg, "finetune"),
+        tmp_path,
+        "finetune.replay: elements",
+        f"{sorted(found - table)} in '{pool}'",
+        "[1, 6, 7, 8]",
+    )
+
+
+def test_finetune_kept_head_data_element_outside_the_table(tmp_path, capsys):
+    surf = write_frames(tmp_path / "surf.xyz", "surf", "train", 4)
+    cfg = pretrain_config(
+        tmp_path,
+        heads={"surf": {"train": [str(surf)]}},
+        finetune={
+            "model": str(_small_table_model(tmp_path, extra_heads=("surf",))),
+            "base_head": "bulk",
+            "keep_heads": ["surf"],
+            "mode": "no-replay",
+        },
+    )
+    _check(
+        *_run(tmp_path, capsys, cfg, "finetune"),
+        tmp_path,
+        "heads.surf: elements",
+        "surf.xyz",
+        "not in the pre-trained model's element table [1, 6, 7, 8]",
+    )

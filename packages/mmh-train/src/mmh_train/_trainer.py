@@ -152,6 +152,12 @@ class Trainer:
         if tc.deterministic:
             torch.use_deterministic_algorithms(True)
         self.model: MultiHeadMACE = setup.model.to(ctx.device)
+        # where the input model came from (an imported mace model), kept in every saved model
+        self._provenance = (
+            None
+            if setup.model.provenance is None
+            else {**setup.model.provenance, "fine_tuned": True}
+        )
         heads = self.model.heads
         self.head_weights = torch.tensor(
             [setup.head_weights.get(h, 1.0) for h in heads], dtype=self.model.dtype
@@ -260,6 +266,8 @@ class Trainer:
             return
         final = self.output / name
         tmp = final.with_name(f".{name}.tmp")
+        if self._provenance is not None:
+            model.provenance = self._provenance
         save_model(model, tmp)
         os.replace(tmp, final)
 

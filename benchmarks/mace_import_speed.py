@@ -3,7 +3,7 @@ mace-torch's own ``torch.load`` of the same file.
 
 Run from the repository root with the workspace interpreter::
 
-    uv run python benchmarks/mace_import_speed.py            # ~110 MB float64 file
+    uv run python benchmarks/mace_import_speed.py            # a 100 MB float64 file
     uv run python benchmarks/mace_import_speed.py --channels 512 --dtype float32
 
 The file is built by mace-torch 0.3.16 in the isolated reference environment (see
@@ -97,7 +97,7 @@ def _run(python: str, code: str, path: Path, env=None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--channels", type=int, default=640)
+    parser.add_argument("--channels", type=int, default=768)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)

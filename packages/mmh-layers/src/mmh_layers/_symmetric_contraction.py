@@ -110,7 +110,8 @@ class SymmetricContraction(torch.nn.Module):
             if acc is None:
                 continue
             if acc.shape[1] == 1:  # weights only so far: one matrix per channel
-                acc = torch.bmm(x, acc[:, 0].transpose(1, 2))
+                # a contiguous operand: torch runs a strided [C, D, M*D^2] view on a slow path
+                acc = torch.bmm(x, acc[:, 0].transpose(1, 2).contiguous())
             else:
                 acc = (acc * x.unsqueeze(2)).sum(-1)
             if nu > 1:

@@ -22,6 +22,7 @@ from e3nn.math import normalize2mom
 from mmh_layers import coupling_tensor, hidden_irreps
 
 from ._file import load_model
+from ._mace_convert import _mace_name
 from ._mace_spec import MaceFileError
 from ._model import MultiHeadMACE
 
@@ -29,15 +30,6 @@ from ._model import MultiHeadMACE
 MACE_VERSION = "0.3.16"
 
 _WORKER = Path(__file__).with_name("_mace_export_worker.py")
-
-
-def _mace_key(key: str) -> str:
-    """mace's name of an mmh backbone tensor (inverse of the importer's renaming)."""
-    parts = key.removeprefix("backbone.").split(".")
-    for i, part in enumerate(parts[:-1]):
-        if part in ("conv_tp_weights", "density_fn") and parts[i + 1].isdigit():
-            return ".".join([*parts[: i + 1], "net", *parts[i + 1 :]])
-    return ".".join(parts)
 
 
 def mace_arguments(model: MultiHeadMACE) -> dict:
@@ -110,7 +102,7 @@ def mace_tensors(model: MultiHeadMACE) -> dict[str, np.ndarray]:
             continue
         if key.endswith(("source_embedding.weight", "target_embedding.weight")):
             value = value.reshape(-1)
-        put(_mace_key(key), value)
+        put(_mace_name(key), value)
     for i, layer in enumerate(bb.interactions):
         skip = layer.skip_tp
         if hasattr(skip, "paths"):

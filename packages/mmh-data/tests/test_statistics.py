@@ -121,7 +121,8 @@ def test_interaction_energy_rms_force_and_neighbours():
         (c.energy - sum(e0[int(z)] for z in c.atomic_numbers)) / c.num_atoms for c in configs
     ]
     assert stats.mean_interaction_energy == pytest.approx(np.mean(per_atom), abs=1e-10)
-    assert stats.std_interaction_energy == pytest.approx(np.std(per_atom), abs=1e-10)
+    # from moments of E/N and n/N: a few digits go to the spread of E/N (C vs H)
+    assert stats.std_interaction_energy == pytest.approx(np.std(per_atom), rel=1e-8)
     forces = np.concatenate([c.forces for c in configs])
     assert stats.rms_force == pytest.approx(np.sqrt(np.mean(forces**2)))
     edges = sum(len(ase_neighbor_list("i", c.to_atoms(), 2.5)) for c in configs)

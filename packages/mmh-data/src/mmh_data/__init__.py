@@ -23,6 +23,7 @@ from ._e0s import (
     fit_e0s,
     is_isolated_atom,
     isolated_atom_energies,
+    solve_e0s,
 )
 from ._errors import (
     BadLabelError,
@@ -55,6 +56,7 @@ from ._statistics import (
     compute_statistics,
     format_statistics,
 )
+from ._statistics_cache import SIDECAR_SUFFIX, cached_statistics, statistics_key
 from ._streaming import LMDBDataset, distributed_rank
 from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
 
@@ -66,6 +68,7 @@ __all__ = [
     "DEFAULT_HEAD",
     "DEFAULT_MIN_DISTANCE",
     "ISOLATED_ATOM",
+    "SIDECAR_SUFFIX",
     "AtomicGraph",
     "AtomsConverter",
     "BadLabelError",
@@ -92,6 +95,7 @@ __all__ = [
     "bridging_configurations",
     "bridging_heads",
     "build_graph",
+    "cached_statistics",
     "check_configuration",
     "collate",
     "compute_statistics",
@@ -110,6 +114,8 @@ __all__ = [
     "read_configurations",
     "select_replay",
     "select_replay_indices",
+    "solve_e0s",
+    "statistics_key",
     "structure_descriptors",
     "update_lmdb_metadata",
     "voigt_to_matrix",

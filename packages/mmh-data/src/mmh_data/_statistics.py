@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -11,7 +12,7 @@ import numpy as np
 from ase.data import chemical_symbols
 
 from ._configuration import Configuration
-from ._e0s import fit_e0s, is_isolated_atom
+from ._e0s import is_isolated_atom, solve_e0s
 from ._errors import DataError, EmptyDatasetError
 from ._neighbours import neighbour_list
 
@@ -72,28 +73,23 @@ class HeadStatistics:
         return out
 
 
-@dataclass
-class _Group:
-    """Running mean and M2 (Welford) of the energies of one composition."""
+_MAX_Z = 119  # atomic numbers 0..118
 
-    count: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
 
-    def add(self, value: float) -> None:
-        self.count += 1
-        delta = value - self.mean
-        self.mean += delta / self.count
-        self.m2 += delta * (value - self.mean)
+def _zeros(*shape: int) -> np.ndarray:
+    return np.zeros(shape, dtype=np.float64)
 
 
 @dataclass
 class StatisticsAccumulator:
     """Accumulates one head's statistics from configurations fed one at a time.
 
-    Memory does not grow with the number of structures, only with the number of distinct
-    compositions. Energies of identical compositions are merged exactly (mean and
-    count), so the E0 least squares equals the one on all rows.
+    Time is linear and memory constant in the number of structures: the E0 least squares
+    is kept as its normal equations (per-element sums of ``n n^T`` and ``E n``), the
+    interaction energy per atom ``(E - n.E0) / N`` as the first and second moments of
+    ``E / N`` and ``n / N`` (exact for any E0s chosen afterwards). Accumulators of parts
+    of the data can be merged (:meth:`merge`) and saved (:meth:`state_dict`), so the
+    statistics of a source are computed once and cached.
 
     Args:
         head: Head name.
@@ -111,7 +107,16 @@ class StatisticsAccumulator:
     _edges: int = 0
     _force_sq: float = 0.0
     _force_components: int = 0
-    _groups: dict[tuple[tuple[int, int], ...], _Group] = field(default_factory=dict)
+    _energy_rows: int = 0
+    _gram: np.ndarray = field(default_factory=lambda: _zeros(_MAX_Z, _MAX_Z))
+    _rhs: np.ndarray = field(default_factory=lambda: _zeros(_MAX_Z))
+    # moments of u = E/N - v.e_ref and v = n/N, about provisional E0s ``e_ref``
+    _e_ref: np.ndarray = field(default_factory=lambda: _zeros(_MAX_Z))
+    _su: float = 0.0
+    _suu: float = 0.0
+    _sv: np.ndarray = field(default_factory=lambda: _zeros(_MAX_Z))
+    _suv: np.ndarray = field(default_factory=lambda: _zeros(_MAX_Z))
+    _svv: np.ndarray = field(default_factory=lambda: _zeros(_MAX_Z, _MAX_Z))
     _isolated: dict[int, list[float]] = field(default_factory=dict)
     _elements: set[int] = field(default_factory=set)
 
@@ -119,7 +124,8 @@ class StatisticsAccumulator:
         """Add one structure."""
         self.num_configs += 1
         self.num_atoms += config.num_atoms
-        self._elements.update(int(z) for z in np.unique(config.atomic_numbers))
+        zs, counts = np.unique(config.atomic_numbers, return_counts=True)
+        self._elements.update(int(z) for z in zs)
         if config.stress is not None:
             self.num_stress += 1
         if is_isolated_atom(config):
@@ -137,9 +143,148 @@ class StatisticsAccumulator:
             self._force_sq += float(np.square(config.forces).sum())
             self._force_components += config.forces.size
         if config.energy is not None:
-            zs, counts = np.unique(config.atomic_numbers, return_counts=True)
-            key = tuple(zip(zs.tolist(), counts.tolist(), strict=True))
-            self._groups.setdefault(key, _Group()).add(config.energy)
+            self._add_energy(zs, counts.astype(np.float64), float(config.energy))
+
+    def _add_energy(self, zs: np.ndarray, n: np.ndarray, energy: float) -> None:
+        self._energy_rows += 1
+        self._gram[np.ix_(zs, zs)] += np.outer(n, n)
+        self._rhs[zs] += n * energy
+        v = n / n.sum()
+        u = energy / n.sum() - float(v @ self._e_ref[zs])
+        self._su += u
+        self._suu += u * u
+        self._sv[zs] += v
+        self._suv[zs] += u * v
+        self._svv[np.ix_(zs, zs)] += np.outer(v, v)
+        m = self._energy_rows
+        if m & (m - 1) == 0 or m % 65536 == 0:
+            # keep the moments centred near the final E0s, so that the variance of u
+            # loses no digits to the large absolute energies (e.g. of molecules)
+            self._recentre(self._provisional_e0s())
+
+    def _provisional_e0s(self) -> np.ndarray:
+        zs = sorted(self._elements)
+        out = self._e_ref.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                e0 = solve_e0s(
+                    self._gram[np.ix_(zs, zs)], self._rhs[zs], zs, rows=self._energy_rows
+                )
+            except (DataError, np.linalg.LinAlgError):
+                return out
+        for z, value in e0.items():
+            out[z] = value
+        return out
+
+    def _recentre(self, e_new: np.ndarray) -> None:
+        """Express the moments about ``e_new`` (exact algebra: u' = u - v.d)."""
+        d = e_new - self._e_ref
+        self._suu += -2 * (d @ self._suv) + d @ self._svv @ d
+        self._su -= self._sv @ d
+        self._suv -= self._svv @ d
+        self._e_ref = e_new.copy()
+
+    def merge(self, other: StatisticsAccumulator) -> StatisticsAccumulator:
+        """Add the structures of another accumulator (same cutoff); returns ``self``."""
+        if other.cutoff != self.cutoff:
+            raise ValueError(f"cannot merge statistics of cutoffs {other.cutoff} and {self.cutoff}")
+        for name in (
+            "num_configs",
+            "num_atoms",
+            "num_isolated",
+            "num_forces",
+            "num_stress",
+            "_neighbour_atoms",
+            "_edges",
+            "_force_sq",
+            "_force_components",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for z, (e, n) in other._isolated.items():
+            entry = self._isolated.setdefault(z, [0.0, 0])
+            entry[0] += e
+            entry[1] += n
+        self._elements |= other._elements
+        self._gram += other._gram
+        self._rhs += other._rhs
+        if other._energy_rows:
+            other = StatisticsAccumulator.from_state_dict(other.state_dict())
+            if self._energy_rows:
+                other._recentre(self._e_ref)
+            else:
+                self._recentre(other._e_ref)
+            self._su += other._su
+            self._suu += other._suu
+            self._sv += other._sv
+            self._suv += other._suv
+            self._svv += other._svv
+            self._energy_rows += other._energy_rows
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sums as JSON-serialisable data (only the elements present are kept)."""
+        zs = sorted(self._elements)
+        ix = np.ix_(zs, zs)
+        return {
+            "version": 1,
+            "head": self.head,
+            "cutoff": self.cutoff,
+            "counts": [
+                self.num_configs,
+                self.num_atoms,
+                self.num_isolated,
+                self.num_forces,
+                self.num_stress,
+                self._neighbour_atoms,
+                self._edges,
+                self._force_components,
+                self._energy_rows,
+            ],
+            "force_sq": self._force_sq,
+            "elements": zs,
+            "gram": self._gram[ix].tolist(),
+            "rhs": self._rhs[zs].tolist(),
+            "e_ref": self._e_ref[zs].tolist(),
+            "su": self._su,
+            "suu": self._suu,
+            "sv": self._sv[zs].tolist(),
+            "suv": self._suv[zs].tolist(),
+            "svv": self._svv[ix].tolist(),
+            "isolated": {str(z): v for z, v in sorted(self._isolated.items())},
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> StatisticsAccumulator:
+        """Rebuild an accumulator saved by :meth:`state_dict`."""
+        if int(state.get("version", -1)) != 1:
+            raise ValueError(f"unknown statistics version {state.get('version')!r}")
+        acc = cls(str(state["head"]), float(state["cutoff"]))
+        (
+            acc.num_configs,
+            acc.num_atoms,
+            acc.num_isolated,
+            acc.num_forces,
+            acc.num_stress,
+            acc._neighbour_atoms,
+            acc._edges,
+            acc._force_components,
+            acc._energy_rows,
+        ) = (int(x) for x in state["counts"])
+        acc._force_sq = float(state["force_sq"])
+        zs = [int(z) for z in state["elements"]]
+        ix = np.ix_(zs, zs)
+        acc._elements = set(zs)
+        acc._gram[ix] = np.asarray(state["gram"], dtype=np.float64).reshape(len(zs), len(zs))
+        acc._rhs[zs] = state["rhs"]
+        acc._e_ref[zs] = state["e_ref"]
+        acc._su = float(state["su"])
+        acc._suu = float(state["suu"])
+        acc._sv[zs] = state["sv"]
+        acc._suv[zs] = state["suv"]
+        acc._svv[ix] = np.asarray(state["svv"], dtype=np.float64).reshape(len(zs), len(zs))
+        acc._isolated = {int(z): [float(e), int(n)] for z, (e, n) in state["isolated"].items()}
+        return acc
 
     def update(self, configs: Iterable[Configuration]) -> StatisticsAccumulator:
         """Add many structures; returns ``self``."""
@@ -188,18 +333,16 @@ class StatisticsAccumulator:
         elif e0s in ("auto", "average"):
             fixed = {z: e for z, e in isolated.items() if z in self._elements}
             fixed = fixed if e0s == "auto" else {}
-            keys = list(self._groups)
-            index = {z: k for k, z in enumerate(elements)}
-            A = np.zeros((len(keys), len(elements)))
-            for r, key in enumerate(keys):
-                for z, n in key:
-                    A[r, index[z]] = n
-            b = np.array([self._groups[k].mean for k in keys])
-            w = np.array([self._groups[k].count for k in keys], dtype=np.float64)
-            if keys or len(fixed) == len(elements):
-                values = fit_e0s(A, b, elements, counts=w, fixed=fixed, context=context)
-            else:
+            if not self._energy_rows and len(fixed) != len(elements):
                 raise EmptyDatasetError(f"{context}no structures with an energy to fit E0s")
+            values = solve_e0s(
+                self._gram[np.ix_(elements, elements)],
+                self._rhs[elements],
+                elements,
+                rows=self._energy_rows,
+                fixed=fixed,
+                context=context,
+            )
             method = {z: ("isolated" if z in fixed else "average") for z in elements}
         else:
             raise ValueError(f"unknown E0 method {e0s!r}; use auto, average, isolated or a dict")
@@ -231,23 +374,18 @@ class StatisticsAccumulator:
         )
 
     def _interaction_energy(self, e0s: Mapping[int, float]) -> tuple[float, float, int]:
-        # Per-atom interaction energy of a structure in group g is (E - a_g.E0) / N_g;
-        # combine the per-group means and variances exactly.
-        total = 0
-        mean = 0.0
-        m2 = 0.0
-        for key, group in self._groups.items():
-            n_atoms = sum(n for _, n in key)
-            ref = sum(n * e0s[z] for z, n in key)
-            g_mean = (group.mean - ref) / n_atoms
-            g_m2 = group.m2 / n_atoms**2
-            new_total = total + group.count
-            delta = g_mean - mean
-            mean += delta * group.count / new_total
-            m2 += g_m2 + delta**2 * total * group.count / new_total
-            total = new_total
-        std = math.sqrt(m2 / total) if total else 0.0
-        return (mean if total else 0.0), std, total
+        # (E - n.E0)/N = u - v.d with d = E0 - e_ref
+        m = self._energy_rows
+        if m == 0:
+            return 0.0, 0.0, 0
+        e = _zeros(_MAX_Z)
+        for z, value in e0s.items():
+            if int(z) < _MAX_Z:
+                e[int(z)] = value
+        d = e - self._e_ref
+        mean = (self._su - self._sv @ d) / m
+        second = (self._suu - 2 * (self._suv @ d) + d @ self._svv @ d) / m
+        return float(mean), math.sqrt(max(second - mean * mean, 0.0)), m
 
 
 def compute_statistics(

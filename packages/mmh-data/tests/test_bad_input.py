@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from mmh_data import (
+    BadCellError,
     BadLabelError,
     CloseAtomsError,
     DataError,
@@ -132,6 +133,30 @@ def test_close_atoms(tmp_path):
     with pytest.raises(CloseAtomsError) as info:
         read_configurations(path)
     assert info.value.frame == 1 and "0.05" in str(info.value) and "close.xyz" in str(info.value)
+
+
+@pytest.mark.parametrize("min_distance", [0.1, None])
+def test_zero_cell_with_pbc(tmp_path, min_distance):
+    good = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.8]], cell=np.eye(3) * 5.0, pbc=True)
+    bad = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.8]], cell=np.zeros((3, 3)), pbc=True)
+    for atoms in (good, bad):
+        atoms.info["REF_energy"] = 0.0
+    path = _write(tmp_path / "zero.xyz", [good, bad])
+    with pytest.raises(BadCellError) as info:
+        read_configurations(path, min_distance=min_distance)
+    err = info.value
+    assert (err.frame, err.key) == (1, "cell") and "zero.xyz" in str(err)
+    assert isinstance(err, DataError) and "\n" not in str(err)
+
+
+def test_cell_zero_only_along_a_periodic_direction():
+    slab = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.8]], cell=[[4, 0, 0], [0, 4, 0], [0, 0, 0]])
+    slab.info["REF_energy"] = 0.0
+    slab.pbc = [True, True, False]  # no vacuum vector needed: fine
+    configurations_from_atoms([slab])
+    slab.pbc = True
+    with pytest.raises(BadCellError, match="pbc"):
+        configurations_from_atoms([slab], source="slab.xyz")
 
 
 def test_close_periodic_image():

@@ -26,6 +26,7 @@ from ._e0s import (
     solve_e0s,
 )
 from ._errors import (
+    BadCellError,
     BadLabelError,
     CloseAtomsError,
     DataError,
@@ -71,6 +72,7 @@ __all__ = [
     "SIDECAR_SUFFIX",
     "AtomicGraph",
     "AtomsConverter",
+    "BadCellError",
     "BadLabelError",
     "Batch",
     "CloseAtomsError",

@@ -8,6 +8,7 @@ all of them read the same way.
 from __future__ import annotations
 
 __all__ = [
+    "BadCellError",
     "BadLabelError",
     "CloseAtomsError",
     "DataError",
@@ -78,6 +79,11 @@ class MalformedFileError(DataError):
 
 class BadLabelError(DataError):
     """A label has the wrong shape or contains NaN or infinite values."""
+
+
+class BadCellError(DataError):
+    """A periodic structure whose cell vectors along its periodic directions are zero or
+    linearly dependent (no neighbour list can be built)."""
 
 
 class CloseAtomsError(DataError):

@@ -1,4 +1,5 @@
-"""Physical sanity checks on a :class:`Configuration`: close atoms and the element table."""
+"""Physical sanity checks on a :class:`Configuration`: the cell, close atoms and the element
+table."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from ase.data import chemical_symbols
 
 from ._configuration import Configuration
-from ._errors import CloseAtomsError, UnknownElementError
+from ._errors import BadCellError, CloseAtomsError, UnknownElementError
 from ._neighbours import neighbour_list
 
 __all__ = ["DEFAULT_MIN_DISTANCE", "check_configuration"]
@@ -29,7 +30,8 @@ def check_configuration(
     elements: Iterable[int] | None = None,
     numbers_key: str = "numbers",
 ) -> None:
-    """Raise if a structure has atoms too close together or elements outside a table.
+    """Raise if a structure has a degenerate periodic cell, atoms too close together or
+    elements outside a table.
 
     Args:
         config: The structure to check.
@@ -39,6 +41,8 @@ def check_configuration(
         numbers_key: Name used for the atomic numbers in messages.
 
     Raises:
+        BadCellError: A periodic direction has a zero cell vector, or the periodic cell
+            vectors are linearly dependent (an all-zero cell with ``pbc=True``).
         CloseAtomsError: Two atoms are closer than ``min_distance``.
         UnknownElementError: An element is not in ``elements``.
     """
@@ -58,6 +62,7 @@ def check_configuration(
                 key=numbers_key,
                 **loc,
             )
+    _check_cell(config, loc)
     if min_distance and config.num_atoms > 0:
         if config.num_atoms == 1 and not config.is_periodic:
             return
@@ -81,3 +86,19 @@ def check_configuration(
                 key="positions",
                 **loc,
             )
+
+
+def _check_cell(config: Configuration, loc: dict) -> None:
+    periodic = np.asarray(config.pbc, dtype=bool).reshape(-1)
+    if not periodic.any():
+        return
+    cell = np.asarray(config.cell, dtype=np.float64).reshape(3, 3)
+    sub = cell[periodic]
+    if np.linalg.matrix_rank(sub) < sub.shape[0]:
+        raise BadCellError(
+            f"pbc {periodic.tolist()} needs non-zero, linearly independent cell vectors "
+            f"along the periodic directions; got cell {cell.tolist()} (give the cell, or "
+            "set pbc to false for a molecule)",
+            key="cell",
+            **loc,
+        )

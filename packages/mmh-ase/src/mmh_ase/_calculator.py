@@ -27,6 +27,9 @@ __all__ = ["MMHCalculator"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
+#: keyword arguments handed on to :class:`ase.calculators.calculator.Calculator`
+_ASE_KEYWORDS = ("restart", "ignore_bad_restart_file", "label", "atoms", "directory")
+
 
 def _parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
     if dtype is None or isinstance(dtype, torch.dtype):
@@ -82,6 +85,8 @@ class MMHCalculator(Calculator):
             be given one (there is no silent default).
         dtype: ``"float32"`` or ``"float64"`` (or a torch dtype); ``None`` keeps the
             model's dtype. torch's global default dtype is never changed.
+        default_dtype: The same as ``dtype``, under the name janus-core and ml-peg pass
+            (as mace-torch's calculator takes it); give one of the two, or both equal.
         device: Torch device, e.g. ``"cpu"`` or ``"cuda"``.
         dispersion: ``True`` or ``"d3"`` adds DFT-D3 dispersion (simple-dftd3, the
             ``mmh-ase[d3]`` extra); default off.
@@ -93,9 +98,14 @@ class MMHCalculator(Calculator):
             "max-autotune"}`` or ``{"backend": "aot_eager"}``). The first call compiles
             (minutes on a small CPU); the calculator then works on a private copy of a
             model object.
-        **kwargs: Passed to :class:`ase.calculators.calculator.Calculator`.
+        **kwargs: ASE's own calculator arguments (``label``, ``directory``, ``atoms``,
+            ``restart``, ``ignore_bad_restart_file``), passed to
+            :class:`ase.calculators.calculator.Calculator`. Any other keyword is an error,
+            so a misspelt option is never ignored.
 
     Raises:
+        TypeError: An unknown keyword argument.
+        ValueError: ``dtype`` and ``default_dtype`` disagree, or an invalid dtype.
         HeadSelectionError: Unknown head, or no head for a multi-head model.
         mmh_heads.ModelFileError: The model file cannot be read.
         DispersionUnavailableError: ``dispersion`` is on but simple-dftd3 is missing.
@@ -123,15 +133,30 @@ class MMHCalculator(Calculator):
         head: str | None = None,
         *,
         dtype: str | torch.dtype | None = None,
+        default_dtype: str | torch.dtype | None = None,
         device: str | torch.device = "cpu",
         dispersion: bool | str = False,
         dispersion_params: D3Params | Mapping[str, Any] | None = None,
         compile: bool | Mapping[str, Any] = False,
         **kwargs: Any,
     ) -> None:
+        unknown = sorted(set(kwargs) - set(_ASE_KEYWORDS))
+        if unknown:
+            raise TypeError(
+                f"MMHCalculator got unknown keyword argument(s) {unknown}; it takes model, "
+                "head, dtype (or default_dtype), device, dispersion, dispersion_params, "
+                f"compile and ASE's {list(_ASE_KEYWORDS)}"
+            )
         super().__init__(**kwargs)
         self.device = _parse_device(device)
         dtype = _parse_dtype(dtype)
+        alias = _parse_dtype(default_dtype)
+        if alias is not None:
+            if dtype is not None and dtype != alias:
+                raise ValueError(
+                    f"dtype={dtype} and default_dtype={alias} disagree; give one of them"
+                )
+            dtype = alias
         if dispersion_params is not None and not dispersion:
             raise ValueError("dispersion_params given, but dispersion is off; pass dispersion=True")
         if isinstance(dispersion, str):

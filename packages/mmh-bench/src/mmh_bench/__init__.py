@@ -31,6 +31,7 @@ from ._score import (
     normalise,
     score,
 )
+from ._spec import CalculatorSpec, CalculatorSpecError, calculator_from_spec, parse_spec
 from ._suite import BENCHMARKS, SUITES, SuiteOptions, SuiteRun, resolve_benchmarks, run_suite
 from .materials import equation_of_state
 from .molecular import dbh24, s22, s22x5, s26
@@ -58,12 +59,15 @@ __all__ = [
     "SUITES",
     "TBLITE_SETTINGS",
     "BenchmarkResult",
+    "CalculatorSpec",
+    "CalculatorSpecError",
     "ScoreRow",
     "Scores",
     "SuiteOptions",
     "SuiteRun",
     "__version__",
     "calculator_elements",
+    "calculator_from_spec",
     "curve_metrics",
     "dbh24",
     "diatomic_curve",
@@ -79,6 +83,7 @@ __all__ = [
     "make_calculator",
     "model_calculator",
     "normalise",
+    "parse_spec",
     "plot_diatomics",
     "plot_parity",
     "plot_radar",

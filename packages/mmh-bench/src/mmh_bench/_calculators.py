@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._spec import calculator_from_spec
+
 __all__ = ["CALCULATORS", "TBLITE_SETTINGS", "make_calculator", "model_calculator"]
 
 #: Settings of the tblite calculators: those the bundled datasets were labelled with
@@ -25,16 +27,28 @@ CALCULATORS = ("emt", *_TBLITE)
 
 
 def make_calculator(name: str) -> Any:
-    """A reference calculator by name: ``emt`` (ASE's EMT) or ``tblite-gfn1``,
-    ``tblite-gfn2``, ``tblite-ipea1`` (tblite with :data:`TBLITE_SETTINGS`; every geometry
-    gets a fresh SCF because ``cache_api`` is off).
+    """A calculator by name or by import path.
+
+    Names: ``emt`` (ASE's EMT) or ``tblite-gfn1``, ``tblite-gfn2``, ``tblite-ipea1``
+    (tblite with :data:`TBLITE_SETTINGS`; every geometry gets a fresh SCF because
+    ``cache_api`` is off). Import paths: ``module:Factory?key=value&key=value``, for any
+    ASE calculator importable in the environment (see
+    :func:`mmh_bench.calculator_from_spec`), e.g.
+    ``mace.calculators:mace_mp?model=small&default_dtype=float64``.
 
     The calculator gets a ``description`` attribute for reports.
 
     Raises:
-        ValueError: Unknown name.
+        ValueError: Unknown name (a :class:`mmh_bench.CalculatorSpecError` for a bad
+            import path).
         ImportError: tblite is asked for but not installed.
+
+    Example:
+        >>> make_calculator("ase.calculators.emt:EMT").description
+        'ase.calculators.emt:EMT()'
     """
+    if ":" in name:
+        return calculator_from_spec(name)
     key = name.lower()
     if key == "emt":
         from ase.calculators.emt import EMT
@@ -52,7 +66,10 @@ def make_calculator(name: str) -> Any:
         calc = TBLite(method=_TBLITE[key], **TBLITE_SETTINGS)
         calc.description = f"tblite {_TBLITE[key]}"
         return calc
-    raise ValueError(f"unknown calculator {name!r}; choose one of {list(CALCULATORS)}")
+    raise ValueError(
+        f"unknown calculator {name!r}; choose one of {list(CALCULATORS)} or give an import "
+        "path module:Factory?key=value (e.g. ase.calculators.emt:EMT)"
+    )
 
 
 def model_calculator(

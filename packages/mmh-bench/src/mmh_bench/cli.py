@@ -5,6 +5,8 @@ Examples::
 
     mmh-bench run --model model.safetensors --head omat --suite physicality,in_domain --out out
     mmh-bench run --calculator emt --suite physicality --out emt-run
+    mmh-bench run --calculator ase.calculators.emt:EMT --suite physicality --out emt-run
+    mmh-bench run --calculator "mace.calculators:mace_mp?model=small" --suite physicality --out mp
     mmh-bench report out
     mmh-bench list
 """
@@ -61,7 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run benchmarks and write results and a report")
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", type=Path, help="mmh model file (.safetensors)")
-    source.add_argument("--calculator", choices=CALCULATORS, help="a reference calculator")
+    source.add_argument(
+        "--calculator",
+        metavar="NAME|module:Factory?key=value",
+        help=f"a built-in calculator ({', '.join(CALCULATORS)}) or any ASE calculator "
+        "importable here, as module:Factory?key=value&key=value "
+        "(e.g. ase.calculators.emt:EMT)",
+    )
     run.add_argument("--head", help="head of the model (needed for a multi-head model)")
     run.add_argument("--dtype", choices=("float32", "float64"), help="model dtype")
     run.add_argument("--device", default="cpu", help="torch device of the model (cpu)")

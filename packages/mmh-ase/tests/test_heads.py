@@ -44,3 +44,18 @@ def test_each_head_gives_its_own_predictions():
         assert MMHCalculator(alone).get_potential_energy(atoms) == pytest.approx(
             energies[head], abs=1e-12
         ), k
+
+
+def test_list_heads_with_metadata(tmp_path, model_file):
+    from mmh_heads import save_model
+
+    assert list_heads(model_file, meta=True) == {h: {} for h in HEADS}
+    model = shared_model()
+    tagged = type(model)(model.config, dtype=model.dtype)
+    tagged.load_state_dict(model.state_dict())
+    tagged.set_head_meta("base", {"level_of_theory": "PBE", "dispersion": False})
+    path = save_model(tagged, tmp_path / "tagged.safetensors")
+    heads = list_heads(path, meta=True)
+    assert list(heads) == list(HEADS)
+    assert heads["base"] == {"level_of_theory": "PBE", "dispersion": False}
+    assert heads["new"] == {}

@@ -14,14 +14,17 @@ class HeadSelectionError(ValueError):
     """The head asked for is not in the model, or a multi-head model was given no head."""
 
 
-def list_heads(path: str | Path) -> list[str]:
+def list_heads(path: str | Path, *, meta: bool = False) -> list[str] | dict[str, dict]:
     """The head names of a model file, in model order, without reading the weights.
 
     Args:
         path: A model file written by :func:`mmh_heads.save_model`.
+        meta: Return ``{head: metadata}`` instead, the metadata of each head as the file
+            stores it (``level_of_theory``, ``dispersion``, ``datasets``, ``notes``; an
+            empty dict for a head without any, or for files written before heads had it).
 
     Returns:
-        The head names.
+        The head names, or with ``meta`` a dict of head name to metadata in model order.
 
     Raises:
         mmh_heads.ModelFileError: The file is missing or is not an mmh model.
@@ -29,8 +32,15 @@ def list_heads(path: str | Path) -> list[str]:
     Example:
         >>> list_heads("model.safetensors")  # doctest: +SKIP
         ['pbe', 'r2scan', 'wb97m']
+        >>> list_heads("model.safetensors", meta=True)["pbe"]  # doctest: +SKIP
+        {'level_of_theory': 'PBE', 'dispersion': False, 'datasets': ['omat']}
     """
-    return [str(h) for h in read_model_header(path)["heads"]]
+    header = read_model_header(path)
+    heads = [str(h) for h in header["heads"]]
+    if not meta:
+        return heads
+    stored = header.get("config", {}).get("head_meta", {})
+    return {h: dict(stored.get(h, {})) for h in heads}
 
 
 def choose_head(heads: Sequence[str], head: str | None, source: str) -> str:

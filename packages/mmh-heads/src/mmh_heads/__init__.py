@@ -11,6 +11,7 @@ from ._file import FORMAT_VERSION, ModelFileError, load_model, read_model_header
 from ._mace_export import export_mace
 from ._mace_import import import_mace, load_mace_model
 from ._mace_spec import MaceFileError
+from ._meta import HeadMeta
 from ._model import MultiHeadMACE
 from ._readout import HeadReadout
 
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FORMAT_VERSION",
+    "HeadMeta",
     "HeadReadout",
     "MaceFileError",
     "ModelConfig",

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from mmh_layers import BackboneConfig
 
+from ._meta import HeadMeta
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -27,6 +29,8 @@ class ModelConfig:
         readout_silu_norm: Normalisation constant of the SiLU of the MLP readouts; None
             means mmh's own (``mmh_heads.HeadReadout``). A model imported from mace-torch
             keeps the Monte-Carlo constant its file stores.
+        head_meta: What each head is ``{head: HeadMeta}`` (level of theory, dispersion,
+            datasets, notes); heads without metadata are absent. Mappings are converted.
 
     Example:
         >>> from mmh_layers import BackboneConfig
@@ -44,6 +48,7 @@ class ModelConfig:
     zbl: bool = False
     zbl_p: int = 6
     readout_silu_norm: float | None = None
+    head_meta: Mapping[str, HeadMeta] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         heads = tuple(str(h) for h in self.heads)
@@ -81,6 +86,14 @@ class ModelConfig:
             if unknown:
                 raise ValueError(f"{name} given for unknown head(s) {unknown}; heads are {heads}")
             object.__setattr__(self, name, values)
+        meta = {}
+        for head, value in self.head_meta.items():
+            if head not in heads:
+                raise ValueError(f"head_meta given for unknown head {head!r}; heads are {heads}")
+            value = HeadMeta.from_dict(value)
+            if value:
+                meta[str(head)] = value
+        object.__setattr__(self, "head_meta", meta)
 
     def hidden_of(self, head: str) -> int:
         """Hidden size of the MLP readout of ``head``."""
@@ -100,6 +113,8 @@ class ModelConfig:
         }
         if self.readout_silu_norm is not None:  # absent from files of models trained by mmh
             out["readout_silu_norm"] = self.readout_silu_norm
+        if self.head_meta:  # absent from files written before head metadata existed
+            out["head_meta"] = {h: m.to_dict() for h, m in self.head_meta.items()}
         return out
 
     @classmethod

@@ -12,6 +12,7 @@ from mmh_layers import MACEBackbone, ZBLRepulsion
 from mmh_layers._convert import default_dtype
 
 from ._config import ModelConfig
+from ._meta import HeadMeta
 from ._readout import HeadReadout, scalar_slices
 
 
@@ -49,6 +50,8 @@ class MultiHeadMACE(torch.nn.Module):
         #: where the model came from, when it was imported (written to the model file)
         self.provenance: dict | None = None
         self.heads: list[str] = list(config.heads)
+        #: what each head is (level of theory, dispersion, datasets), by head name
+        self.head_meta: dict[str, HeadMeta] = dict(config.head_meta)
         self._first = scalar_slices(self.backbone.irreps_out[0])
         self._last = scalar_slices(self.backbone.irreps_out[-1])
         with default_dtype(dtype):
@@ -106,6 +109,7 @@ class MultiHeadMACE(torch.nn.Module):
             zbl=self.zbl is not None,
             zbl_p=self._zbl_p,
             readout_silu_norm=self._silu_norm,
+            head_meta={h: m for h, m in self.head_meta.items() if h in self.heads},
         )
 
     def head_index(self, head: str | int) -> int:
@@ -132,6 +136,15 @@ class MultiHeadMACE(torch.nn.Module):
         with torch.no_grad():
             self.e0[k] = torch.tensor([float(e0s[z]) for z in self.elements], dtype=self.dtype)
 
+    def set_head_meta(self, head: str | int, meta: HeadMeta | Mapping | None) -> None:
+        """Set (or, with ``None`` or an empty mapping, clear) the metadata of one head."""
+        name = self.heads[self.head_index(head)]
+        meta = HeadMeta.from_dict(meta or {})
+        if meta:
+            self.head_meta[name] = meta
+        else:
+            self.head_meta.pop(name, None)
+
     # ----------------------------------------------------------------- heads
     def add_head(
         self,
@@ -140,6 +153,7 @@ class MultiHeadMACE(torch.nn.Module):
         *,
         e0s: Mapping[int, float] | None = None,
         hidden: int = 16,
+        meta: HeadMeta | Mapping | None = None,
     ) -> None:
         """Append a head.
 
@@ -150,6 +164,8 @@ class MultiHeadMACE(torch.nn.Module):
                 zero E0s, scale 1 and shift 0.
             e0s: E0s of the new head (replace the copied ones).
             hidden: Hidden size when ``init_from`` is ``None``.
+            meta: Metadata of the new head (none is copied from ``init_from``: the new
+                head is usually another level of theory).
         """
         if name in self.heads:
             raise ValueError(f"head {name!r} already exists")
@@ -172,6 +188,8 @@ class MultiHeadMACE(torch.nn.Module):
         self.shift = torch.cat([self.shift, shift.clone()])
         if e0s is not None:
             self.set_e0s(name, e0s)
+        if meta is not None:
+            self.set_head_meta(name, meta)
 
     def remove_head(self, name: str | int) -> None:
         """Remove a head (the remaining heads keep their predictions; indices shift)."""
@@ -180,6 +198,7 @@ class MultiHeadMACE(torch.nn.Module):
             raise ValueError("cannot remove the only head")
         keep = [i for i in range(len(self.heads)) if i != k]
         del self.readouts[k]
+        self.head_meta.pop(self.heads[k], None)
         del self.heads[k]
         self.e0 = self.e0[keep].clone()
         self.scale = self.scale[keep].clone()
@@ -196,6 +215,7 @@ class MultiHeadMACE(torch.nn.Module):
             e0s={head: self.head_e0s(k)},
             scale={head: float(self.scale[k])},
             shift={head: float(self.shift[k])},
+            head_meta={head: self.head_meta[head]} if head in self.head_meta else {},
         )
         model = MultiHeadMACE(config, dtype=self.dtype).to(self.e0.device)
         model.provenance = copy.deepcopy(self.provenance)

@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def describe(path: str) -> dict:
-    """Heads (E0s, scale, shift, readout size), elements and provenance of a model file."""
+    """Heads (E0s, scale, shift, readout size, metadata), elements and provenance of a
+    model file."""
     from ._file import read_model_header
 
     header = read_model_header(path)
@@ -64,6 +65,7 @@ def describe(path: str) -> dict:
                 "shift": config.get("shift", {}).get(name, 0.0),
                 "readout_hidden": config["readout_hidden"][k],
                 "e0s": e0s,
+                "meta": config.get("head_meta", {}).get(name, {}),
             }
         )
     return {
@@ -78,6 +80,21 @@ def describe(path: str) -> dict:
         "zbl": config.get("zbl", False),
         "source": header.get("source"),
     }
+
+
+def format_head_meta(meta: dict) -> str:
+    """One line of a head's metadata (``level of theory PBE; dispersion not included; ...``);
+    empty without metadata."""
+    parts = []
+    if meta.get("level_of_theory"):
+        parts.append(f"level of theory {meta['level_of_theory']}")
+    if meta.get("dispersion") is not None:
+        parts.append(f"dispersion {'included' if meta['dispersion'] else 'not included'}")
+    if meta.get("datasets"):
+        parts.append(f"datasets {', '.join(meta['datasets'])}")
+    if meta.get("notes"):
+        parts.append(str(meta["notes"]))
+    return "; ".join(parts)
 
 
 def _print_description(info: dict) -> None:
@@ -95,6 +112,9 @@ def _print_description(info: dict) -> None:
             f"  {head['name']}: scale {head['scale']:.6g}, shift {head['shift']:.6g}, "
             f"readout {head['readout_hidden']} hidden units, {e0_text}"
         )
+        text = format_head_meta(head.get("meta") or {})
+        if text:
+            print(f"    {text}")
     source = info["source"]
     if source:
         print(

@@ -292,6 +292,38 @@ class StatisticsAccumulator:
             self.add(config)
         return self
 
+    @property
+    def elements(self) -> list[int]:
+        """Atomic numbers seen so far (isolated atoms included)."""
+        return sorted(self._elements)
+
+    @property
+    def isolated_e0s(self) -> dict[int, float]:
+        """Mean energy of the isolated-atom frames of each element seen so far."""
+        return {z: e / n for z, (e, n) in sorted(self._isolated.items())}
+
+    def average_e0s(
+        self, elements: Sequence[int] | None = None, *, fixed: Mapping[int, float] | None = None
+    ) -> dict[int, float]:
+        """E0s by least squares on the compositions of the structures with an energy
+        (isolated atoms left out), as :func:`mmh_data.average_e0s` gives on the same data.
+
+        Args:
+            elements: Elements to fit (default: those of the structures with an energy).
+            fixed: E0s held fixed.
+        """
+        if elements is None:
+            elements = [int(z) for z in np.flatnonzero(np.diag(self._gram))]
+        elements = [int(z) for z in elements]
+        return solve_e0s(
+            self._gram[np.ix_(elements, elements)],
+            self._rhs[elements],
+            elements,
+            rows=self._energy_rows,
+            fixed=fixed,
+            context=f"head {self.head!r}: ",
+        )
+
     def result(self, e0s: E0Method | Mapping[int, float] = "auto") -> HeadStatistics:
         """Finish: fit E0s and compute the derived figures.
 

@@ -13,9 +13,12 @@ from mmh_data import (
     DataError,
     KeySpec,
     MissingLabelWarning,
+    StatisticsAccumulator,
+    cached_statistics,
     configurations_from_atoms,
     is_isolated_atom,
     isolated_atom_energies,
+    iter_configurations,
     read_configurations,
 )
 from mmh_data import datasets as bundled
@@ -23,7 +26,34 @@ from mmh_data import datasets as bundled
 from ._config import HeadDataConfig, ReplayConfig
 from ._typed import ConfigError
 
-__all__ = ["HeadSplits", "check_elements", "check_files", "load_head", "load_replay_pool"]
+__all__ = [
+    "HeadSplits",
+    "TrainSources",
+    "check_elements",
+    "check_files",
+    "load_head",
+    "load_replay_pool",
+    "train_statistics",
+]
+
+
+@dataclass(frozen=True)
+class TrainSources:
+    """The files behind the first ``count`` training structures of a head, and how they
+    are read (so that their statistics can be cached with them).
+
+    Attributes:
+        files: The training files, every frame of which is used.
+        count: Number of training structures that come from them (isolated atoms left
+            out); structures after these (domain-bridging ones) come from elsewhere.
+        keys: The key map the files are read with.
+        config_type_weights: Weight factor per ``config_type``.
+    """
+
+    files: tuple[str, ...]
+    count: int
+    keys: dict[str, str]
+    config_type_weights: dict[str, float]
 
 
 @dataclass
@@ -37,6 +67,9 @@ class HeadSplits:
         test: Test structures.
         isolated_e0s: Isolated-atom energies from the bundled dataset's metadata or from
             ``IsolatedAtom`` frames (empty if there are none).
+        sources: The files of the training structures (see :class:`TrainSources`); ``None``
+            when the training structures are not whole files (a held-out fraction, a
+            ``max_train`` subset, a bundled dataset).
     """
 
     name: str
@@ -44,6 +77,7 @@ class HeadSplits:
     valid: list[Configuration] = field(default_factory=list)
     test: list[Configuration] = field(default_factory=list)
     isolated_e0s: dict[int, float] = field(default_factory=dict)
+    sources: TrainSources | None = None
 
     def elements(self) -> set[int]:
         """Atomic numbers present in any split."""
@@ -151,13 +185,19 @@ def load_head(name: str, cfg: HeadDataConfig, *, seed: int) -> HeadSplits:
     if isolated:
         out.isolated_e0s = {**out.isolated_e0s, **isolated_atom_energies(isolated)}
         out.train = [c for c in out.train if not is_isolated_atom(c)]
+    if cfg.train:
+        out.sources = TrainSources(
+            tuple(cfg.train), len(out.train), dict(cfg.keys), dict(cfg.config_type_weights)
+        )
     rng = np.random.default_rng([seed, 17])
     if cfg.valid_fraction is not None and not out.valid:
+        out.sources = None
         order = rng.permutation(len(out.train))
         n_valid = max(1, round(cfg.valid_fraction * len(out.train)))
         out.valid = [out.train[k] for k in sorted(order[:n_valid])]
         out.train = [out.train[k] for k in sorted(order[n_valid:])]
     if cfg.max_train is not None and len(out.train) > cfg.max_train:
+        out.sources = None
         order = rng.permutation(len(out.train))
         out.train = [out.train[k] for k in sorted(order[: cfg.max_train])]
     return out
@@ -177,3 +217,46 @@ def load_replay_pool(cfg: ReplayConfig, head: str) -> HeadSplits:
     if not out.train:
         raise DataError(f"{where}: the replay pool is empty")
     return out
+
+
+def train_statistics(
+    head: HeadSplits, cutoff: float, *, write: bool = True
+) -> tuple[StatisticsAccumulator, dict[str, str]]:
+    """The statistics of a head's training structures, in one pass or from the cache.
+
+    Training files used whole have their statistics cached with them (see
+    :func:`mmh_data.cached_statistics`); any other training structure (a subset, a
+    bundled dataset, domain-bridging structures) is accumulated here.
+
+    Args:
+        head: The head's structures.
+        cutoff: Neighbour-list cutoff (the model's ``r_max``).
+        write: Store freshly computed statistics with their files.
+
+    Returns:
+        The accumulator and, per training file, ``"cached"`` or ``"computed"``.
+    """
+    acc = StatisticsAccumulator(head.name, cutoff)
+    status: dict[str, str] = {}
+    rest: Sequence[Configuration] = head.train
+    src = head.sources
+    if src is not None:
+        keys = _keys(src.keys, f"heads.{head.name}")
+        for f in src.files:
+
+            def read(f=f):
+                return iter_configurations(
+                    f,
+                    keys=keys,
+                    head=head.name,
+                    heads=[head.name],
+                    config_type_weights=src.config_type_weights or None,
+                )
+
+            part, status[f] = cached_statistics(
+                f, read, head=head.name, cutoff=cutoff, keys=src.keys, write=write
+            )
+            acc.merge(part)
+        rest = head.train[src.count :]
+    acc.update(rest)
+    return acc, status

@@ -10,8 +10,9 @@ from typing import Any
 import torch
 from mmh_data import (
     Configuration,
+    StatisticsAccumulator,
     average_e0s,
-    compute_statistics,
+    distributed_rank,
     element_filter_mask,
     select_replay,
 )
@@ -19,7 +20,7 @@ from mmh_heads import ModelConfig, MultiHeadMACE, estimate_e0s, load_model, read
 
 from ._bridging import BridgingData, load_bridging
 from ._config import HeadDataConfig, TrainConfig
-from ._data import HeadSplits, check_elements, load_head, load_replay_pool
+from ._data import HeadSplits, check_elements, load_head, load_replay_pool, train_statistics
 from ._distributed import init_distributed
 from ._groups import freeze_groups, group_lr_factors
 from ._input_model import base_head, input_model, input_model_summary, kept_heads
@@ -65,9 +66,17 @@ def _elements(configs: list[Configuration]) -> set[int]:
 
 
 def _resolve_e0s(
-    head: HeadSplits, spec, table: tuple[int, ...], *, recipe: str
+    head: HeadSplits,
+    spec,
+    table: tuple[int, ...],
+    *,
+    recipe: str,
+    stats: StatisticsAccumulator | None = None,
 ) -> tuple[dict[int, float], str]:
-    present = _elements(head.train)
+    """A head's E0s over the element table and how they were obtained. ``stats`` are the
+    head's training statistics (one pass); without them the training structures are
+    read for ``"average"``."""
+    present = set(stats.elements) if stats is not None else _elements(head.train)
     where = f"heads.{head.name}.e0s"
     if spec is None:
         spec = "isolated" if recipe == "pretrain" else "estimated"
@@ -85,7 +94,10 @@ def _resolve_e0s(
             )
         return {z: float(head.isolated_e0s.get(z, 0.0)) for z in table}, "isolated"
     if spec == "average":
-        fitted = average_e0s(head.train, sorted(present))
+        if stats is not None:
+            fitted = stats.average_e0s()
+        else:
+            fitted = average_e0s(head.train, sorted(present))
         return {z: float(fitted.get(z, 0.0)) for z in table}, "average"
     raise ConfigError(f"{where}: 'estimated' E0s need a pre-trained model (fine-tuning only)")
 
@@ -145,9 +157,15 @@ def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
     r_max = config.model.r_max
     e0s, methods, scale, shift = {}, {}, {}, {}
     neighbours, atoms = 0.0, 0
+    cache: dict[str, str] = {}
+    write = distributed_rank()[0] == 0
     for name, head in splits.items():
-        e0s[name], methods[name] = _resolve_e0s(head, heads_cfg[name].e0s, table, recipe="pretrain")
-        stats = compute_statistics(head.train, cutoff=r_max, e0s={name: e0s[name]})[name]
+        acc, status = train_statistics(head, r_max, write=write)
+        cache.update(status)
+        e0s[name], methods[name] = _resolve_e0s(
+            head, heads_cfg[name].e0s, table, recipe="pretrain", stats=acc
+        )
+        stats = acc.result(e0s[name])
         scale[name] = stats.rms_force if stats.rms_force > 0 else 1.0
         shift[name] = stats.mean_interaction_energy
         neighbours += stats.avg_num_neighbours * stats.num_atoms
@@ -184,6 +202,7 @@ def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
             "scale": scale,
             "shift": shift,
             "train_sizes": {n: len(s.train) for n, s in splits.items()},
+            **({"statistics_cache": cache} if cache else {}),
             **_extras(bridging, regularization),
         },
         regularization=regularization,

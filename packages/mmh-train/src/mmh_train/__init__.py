@@ -40,6 +40,7 @@ from ._groups import (
     group_parameters,
     group_rank,
 )
+from ._launchers import LAUNCHERS, Placement, detect_placement
 from ._log import RunLog, plot_learning_curves, read_log
 from ._loss import (
     LossTerms,
@@ -69,6 +70,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CHECKPOINT_NAME",
     "LAST_MODEL_NAME",
+    "LAUNCHERS",
     "MODEL_NAME",
     "PSEUDO_LABELS_NAME",
     "BridgingConfig",
@@ -89,6 +91,7 @@ __all__ = [
     "MixedBatchPlan",
     "ModelSection",
     "OptimizerConfig",
+    "Placement",
     "RegularizationConfig",
     "ReplayConfig",
     "RunLog",
@@ -101,6 +104,7 @@ __all__ = [
     "__version__",
     "allocate",
     "conditional_huber",
+    "detect_placement",
     "evaluate_heads",
     "finetune",
     "format_metrics",

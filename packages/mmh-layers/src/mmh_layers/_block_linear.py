@@ -73,8 +73,7 @@ class LinearInteraction(InteractionBlock):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         skip = self.skip_tp(node_feats, species) if self.residual else None
         h = self.linear_up(node_feats)
-        weights = self.radial_weights(edge_radial, cutoff)
-        a = self.linear(self.convolve(h, edge_sh, weights, edge_index))
+        a = self.linear(self.convolve(h, edge_sh, edge_radial, cutoff, edge_index))
         if self.density_normalised:
             density = self.density(edge_radial, cutoff, edge_index[1], node_feats.shape[0])
             a = a / (density + 1)

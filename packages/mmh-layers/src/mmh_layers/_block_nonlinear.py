@@ -71,9 +71,8 @@ class NonLinearInteraction(InteractionBlock):
             ],
             dim=-1,
         )
-        weights = self.radial_weights(edge_feats, cutoff)
         density = self.density(edge_feats, cutoff, receiver, num_nodes)
-        a = self.convolve(h, edge_sh, weights, edge_index)
+        a = self.convolve(h, edge_sh, edge_feats, cutoff, edge_index)
         a = self.linear_1(a) / (self.beta * density + self.alpha) + residual
         a = self.linear_2(self.gate(a))
         return channels_last(a, self._target_layout), skip

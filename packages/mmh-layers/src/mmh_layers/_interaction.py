@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 from e3nn import o3
 
-from . import _ops
+from . import _native, _ops
+from ._fused_conv import FusedConvolution
 from ._irreps import conv_irreps_and_instructions, layout
 
 INTERACTION_BLOCKS: dict[str, type[InteractionBlock]] = {}
@@ -107,20 +108,34 @@ class InteractionBlock(torch.nn.Module):
         self.conv_tp = _ops.conv_tensor_product(
             spec.irreps_edge, spec.irreps_sh, self.irreps_mid, instructions, spec.backend
         )
-
-    def radial_weights(self, edge_feats: torch.Tensor, cutoff: torch.Tensor | None) -> torch.Tensor:
-        """Per-edge weights of ``conv_tp`` from ``conv_tp_weights``, times the envelope if given."""
-        weights = self.conv_tp_weights(edge_feats)
-        return weights if cutoff is None else weights * cutoff
+        # the native fused form of the same product, used on CPU tensors (see _native)
+        self.fused_conv = (
+            FusedConvolution(self.conv_tp) if FusedConvolution.supports(self.conv_tp) else None
+        )
 
     def convolve(
         self,
         h: torch.Tensor,
         edge_sh: torch.Tensor,
-        weights: torch.Tensor,
+        edge_feats: torch.Tensor,
+        cutoff: torch.Tensor | None,
         edge_index: torch.Tensor,
     ) -> torch.Tensor:
-        """``sum_j conv_tp(h_j, Y(r_ij); w_ij)`` over the senders ``j`` of each receiver ``i``."""
+        """``sum_j conv_tp(h_j, Y(r_ij); w_ij)`` over the senders ``j`` of each receiver ``i``,
+        with ``w_ij = conv_tp_weights(edge_feats) [* f(r_ij)]``.
+
+        On CPU tensors this runs the native fused kernel when it is available (no per-edge
+        message tensor); otherwise, and on other devices, the e3nn product and a scatter.
+        The product is linear in each operand, so the fused path multiplies the envelope into
+        the (16-wide) harmonics instead of the (``K x C``-wide) weights: the same function.
+        """
+        weights = self.conv_tp_weights(edge_feats)
+        if self.fused_conv is not None and h.device.type == "cpu" and _native.native_enabled():
+            if cutoff is not None:
+                edge_sh = edge_sh * cutoff
+            return self.fused_conv(h, edge_sh, weights, edge_index)
+        if cutoff is not None:
+            weights = weights * cutoff
         messages = self.conv_tp(h[edge_index[0]], edge_sh, weights)
         return _ops.scatter_sum(messages, edge_index[1], h.shape[0])
 

@@ -26,6 +26,34 @@ def contraction_weights(
     return weights
 
 
+class _ContractLast(torch.autograd.Function):
+    """``y[..., r] = sum_d a[..., r, d] x[..., d]``, a batched matrix-vector product.
+
+    Its backward forms the outer product ``g x^T`` elementwise (torch's ``bmm`` backward does
+    it as many tiny GEMMs); both formulas use differentiable ops, so higher derivatives work.
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(a, x)
+        return torch.matmul(a, x.unsqueeze(-1)).squeeze(-1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        a, x = ctx.saved_tensors
+        grad_a = grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_a = grad.unsqueeze(-1) * x.unsqueeze(-2)
+        if ctx.needs_input_grad[1]:
+            grad_x = torch.matmul(grad.unsqueeze(-2), a).squeeze(-2)
+        return grad_a, grad_x
+
+
+def _contract_last(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``a [..., R, D]``, ``x [..., D]`` → ``[..., R]``."""
+    return _ContractLast.apply(a, x)
+
+
 class SymmetricContraction(torch.nn.Module):
     r"""Channel-wise symmetric tensor products of the atomic basis up to a correlation order.
 
@@ -96,26 +124,24 @@ class SymmetricContraction(torch.nn.Module):
         """Output block ``k`` for channel-major features ``x [C, n, D]`` → ``[C, n, M]``.
 
         Horner scheme over the body order: the accumulator holds the coefficients of the
-        remaining polynomial, ``[C, n, M * D^(nu-1), D]``, and each step adds the order-nu
-        weights and contracts the last index with ``x``.
+        remaining polynomial, ``[C, n, M * D^(nu-1), D]``; each step contracts its last index
+        with ``x`` and adds the order-nu weights contracted with ``x`` (a GEMM per channel, so
+        the weights are never broadcast over the nodes).
         """
         c, n, d = x.shape
         m_dim = self._out_dims[k]
         acc = None
         for nu in range(self.correlation, 0, -1):
             t = self._folded(k, nu, element)
+            term = None
             if t is not None:
-                t = t.reshape(c, 1, m_dim * d ** (nu - 1), d)
-                acc = t if acc is None else acc + t
-            if acc is None:
-                continue
-            if acc.shape[1] == 1:  # weights only so far: one matrix per channel
-                # a contiguous operand: torch runs a strided [C, D, M*D^2] view on a slow path
-                acc = torch.bmm(x, acc[:, 0].transpose(1, 2).contiguous())
-            else:
-                acc = (acc * x.unsqueeze(2)).sum(-1)
-            if nu > 1:
-                acc = acc.reshape(c, n, m_dim * d ** (nu - 2), d)
+                # a contiguous operand: torch runs a strided [C, D, M*D^(nu-1)] view slowly
+                t = t.reshape(c, m_dim * d ** (nu - 1), d).transpose(1, 2).contiguous()
+                term = torch.bmm(x, t)  # [C, n, M * D^(nu-1)]
+            if acc is not None:
+                contracted = _contract_last(acc.reshape(c, n, -1, d), x)
+                term = contracted if term is None else contracted + term
+            acc = term
         if acc is None:
             return x.new_zeros(c, n, m_dim)
         return acc

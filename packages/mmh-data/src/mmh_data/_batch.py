@@ -34,7 +34,8 @@ class Batch:
         batch: ``[N]`` int64, graph index of each atom.
         ptr: ``[G + 1]`` int64, atom offsets of the graphs.
         num_atoms: ``[G]`` int64.
-        head: ``[G]`` int64, index into the head list of the graph builder.
+        head: ``[G]`` int64, index into the head list of the graph builder (``-1``: built
+            without one; the model resolves :attr:`head_name`).
         energy: ``[G]``.
         forces: ``[N, 3]``.
         stress: ``[G, 3, 3]``.

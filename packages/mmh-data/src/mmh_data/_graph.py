@@ -28,7 +28,8 @@ class AtomicGraph:
             is ``positions[j] - positions[i] + unit_shifts @ cell``.
         cell: ``[3, 3]`` float (zeros without a cell).
         pbc: ``[3]`` bool.
-        head: 0-d int64, index of the head in the builder's head list.
+        head: 0-d int64, index of the head in the builder's head list, or ``-1`` when
+            the builder has none: the model then finds the head by :attr:`head_name`.
         energy: 0-d float (0 when missing).
         forces: ``[N, 3]`` float (zeros when missing).
         stress: ``[3, 3]`` float (zeros when missing).
@@ -84,26 +85,31 @@ _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 class GraphBuilder:
-    """Builds :class:`AtomicGraph` objects with a fixed cutoff, head list and dtype.
+    """Builds :class:`AtomicGraph` objects with a fixed cutoff, dtype and, optionally, head
+    list.
 
-    Instances are picklable and can be passed as a dataset transform, so DataLoader
-    workers build graphs in parallel.
+    A graph always carries its head's *name*; a model resolves names to its own heads
+    (:meth:`mmh_heads.MultiHeadMACE.resolve_heads`), so one graph serves any model with
+    that head. Given a head list, the builder also stores the head's index in it (and
+    rejects unknown heads). Instances are picklable and can be passed as a dataset
+    transform, so DataLoader workers build graphs in parallel.
 
     Args:
         cutoff: Neighbour-list cutoff in Å.
         heads: Head names in model order; a graph's ``head`` is the index of its
-            configuration's head here. An unknown head raises :class:`UnknownHeadError`.
+            configuration's head here, and an unknown head raises
+            :class:`UnknownHeadError`. ``None``: graphs carry the name only (index -1).
         dtype: Float dtype of positions, cell, shifts, labels and weights.
 
     Example:
-        >>> builder = GraphBuilder(cutoff=5.0, heads=["pbe"], dtype=torch.float32)
-        >>> # graph = builder(config)
+        >>> builder = GraphBuilder(cutoff=5.0, dtype=torch.float32)
+        >>> # graph = builder(config); graph.head_name -> the configuration's head
     """
 
     def __init__(
         self,
         cutoff: float,
-        heads: Sequence[str] = ("Default",),
+        heads: Sequence[str] | None = ("Default",),
         dtype: torch.dtype | None = None,
     ) -> None:
         if not cutoff > 0:
@@ -111,20 +117,23 @@ class GraphBuilder:
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if dtype not in _NUMPY_DTYPES:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-        heads = [str(h) for h in heads]
-        if len(set(heads)) != len(heads) or not heads:
-            raise ValueError(f"heads must be a non-empty list of distinct names, got {heads}")
+        if heads is not None:
+            heads = [str(h) for h in heads]
+            if len(set(heads)) != len(heads) or not heads:
+                raise ValueError(f"heads must be a non-empty list of distinct names, got {heads}")
         self.cutoff = float(cutoff)
         self.heads = heads
         self.dtype = dtype
-        self._head_index = {h: k for k, h in enumerate(heads)}
+        self._head_index = {h: k for k, h in enumerate(heads or ())}
 
     def head_index(self, config: Configuration) -> int:
-        """Index of ``config.head`` in :attr:`heads`.
+        """Index of ``config.head`` in :attr:`heads` (``-1`` without a head list).
 
         Raises:
             UnknownHeadError: The head is not in the list.
         """
+        if self.heads is None:
+            return -1
         index = self._head_index.get(config.head)
         if index is None:
             raise UnknownHeadError(
@@ -189,7 +198,7 @@ def build_graph(
     config: Configuration,
     *,
     cutoff: float,
-    heads: Sequence[str] = ("Default",),
+    heads: Sequence[str] | None = ("Default",),
     dtype: torch.dtype | None = None,
 ) -> AtomicGraph:
     """Build the :class:`AtomicGraph` of one configuration.
@@ -197,7 +206,7 @@ def build_graph(
     Args:
         config: The configuration.
         cutoff: Neighbour-list cutoff in Å.
-        heads: Head names in model order.
+        heads: Head names in model order (``None``: the graph carries the name only).
         dtype: Float dtype (default: ``torch.get_default_dtype()``).
 
     Returns:

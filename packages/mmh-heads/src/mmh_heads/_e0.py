@@ -36,23 +36,17 @@ def predict_energies(
 ) -> np.ndarray:
     """Total energies of ``configs`` predicted with ``head`` (no forces), in eV."""
     k = model.head_index(head)
-    builder = GraphBuilder(model.backbone.config.r_max, heads=["_"], dtype=model.dtype)
+    builder = GraphBuilder(model.backbone.config.r_max, heads=None, dtype=model.dtype)
     device = model.e0.device
     out = []
     for start in range(0, len(configs), batch_size):
-        graphs = [builder(_as_head(c)) for c in configs[start : start + batch_size]]
+        graphs = [builder(c) for c in configs[start : start + batch_size]]
         batch = collate(graphs).to(device)
-        batch.head = torch.full_like(batch.head, k)
+        batch.head = torch.full_like(batch.head, k)  # every structure through head k
         with torch.no_grad():
             result = model(batch, compute_forces=False, compute_stress=False)
         out.append(result["energy"].double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
-
-
-def _as_head(config: Configuration) -> Configuration:
-    import dataclasses
-
-    return dataclasses.replace(config, head="_")
 
 
 def estimate_e0s(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from mmh_data import Batch
@@ -121,6 +121,32 @@ class MultiHeadMACE(torch.nn.Module):
         if head not in self.heads:
             raise KeyError(f"unknown head {head!r}; the model's heads are {self.heads}")
         return self.heads.index(head)
+
+    def head_indices(
+        self, names: Sequence[str], device: torch.device | str | None = None
+    ) -> torch.Tensor:
+        """This model's head index of each name, ``[len(names)]`` int64.
+
+        Raises:
+            KeyError: A name is not one of the model's heads (the message lists them).
+        """
+        index = {h: k for k, h in enumerate(self.heads)}
+        unknown = sorted({n for n in names if n not in index})
+        if unknown:
+            raise KeyError(
+                f"graphs of heads {unknown} are not for this model; its heads are {self.heads}"
+            )
+        out = torch.tensor([index[n] for n in names], dtype=torch.int64)
+        return out if device is None else out.to(device)
+
+    def resolve_heads(self, batch: Batch) -> Batch:
+        """The batch with ``head`` set to this model's index of each graph's head name.
+
+        Graphs carry head *names* (:class:`mmh_data.GraphBuilder` needs no head list), so
+        the same graph serves any model that has the head; the indices are this model's.
+        """
+        heads = self.head_indices(batch.head_name, device=batch.head.device)
+        return dataclasses.replace(batch, head=heads)
 
     def head_e0s(self, head: str | int) -> dict[int, float]:
         """The E0s of one head, ``{Z: E0}`` in eV."""
@@ -240,8 +266,12 @@ class MultiHeadMACE(torch.nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Energies, forces and stress of a :class:`mmh_data.Batch`.
 
-        See :meth:`compute` for the outputs.
+        Graphs built without a head list (head index ``-1``) are routed by their head
+        names (:meth:`resolve_heads`). See :meth:`compute` for the outputs.
         """
+        head = batch.head
+        if bool((head < 0).any()):
+            head = self.head_indices(batch.head_name, device=head.device)
         return self.compute(
             batch.positions,
             batch.atomic_numbers,
@@ -249,7 +279,7 @@ class MultiHeadMACE(torch.nn.Module):
             batch.unit_shifts,
             batch.cell,
             batch.batch,
-            batch.head,
+            head,
             compute_forces=compute_forces,
             compute_stress=compute_stress,
             create_graph=create_graph,

@@ -142,6 +142,11 @@ def weighted_loss_terms(
     """
     graph_w = batch.weight
     if head_weights is not None:
+        if bool((batch.head < 0).any()):
+            raise ValueError(
+                "the batch's graphs carry head names only; resolve them to the model's heads "
+                "first (MultiHeadMACE.resolve_heads)"
+            )
         graph_w = graph_w * head_weights.to(graph_w.dtype)[batch.head]
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, torch.Tensor] = {}

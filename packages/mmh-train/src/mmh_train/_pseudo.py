@@ -80,17 +80,15 @@ def predict_labels(
     k = model.head_index(head)
     home = model.e0.device
     device = torch.device(device) if device is not None else home
-    builder = GraphBuilder(model.backbone.config.r_max, heads=model.heads, dtype=model.dtype)
+    builder = GraphBuilder(model.backbone.config.r_max, heads=None, dtype=model.dtype)
     was_training = model.training
     model.to(device).eval()
     out: PseudoLabels = {}
     try:
         for start in range(0, len(configs), batch_size):
             chunk = list(configs[start : start + batch_size])
-            name = model.heads[k]
-            graphs = [builder(c if c.head == name else c.replace(head=name)) for c in chunk]
-            batch = collate(graphs)
-            batch = batch.to(device)
+            batch = collate([builder(c) for c in chunk]).to(device)
+            batch.head = torch.full_like(batch.head, k)  # every structure through head k
             with torch.enable_grad():
                 result = model(batch, compute_forces=True, compute_stress=True)
             energy = result["energy"].detach().double().cpu().numpy()

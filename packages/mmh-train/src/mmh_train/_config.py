@@ -256,6 +256,20 @@ class TrainingConfig:
             of the combined validation loss.
         num_threads: torch intra-op threads (``None``: torch's default).
         deterministic: Use deterministic algorithms only.
+        max_atoms: Bound on the atoms of one forward pass. A step whose structures exceed
+            it is split into several passes whose gradients add up; the loss is
+            normalised by the step's label counts, so the step is the same.
+        max_edges: The same bound on edges (directed neighbour pairs).
+        oversize: A structure that alone exceeds ``max_atoms`` or ``max_edges``:
+            ``"error"`` (names its file and frame) or ``"skip"`` (left out; the number is
+            logged as ``skipped_oversize``).
+        num_workers: DataLoader worker processes that read the structures of the coming
+            steps and build their graphs while the model trains (0: in the main process).
+        graph_cache: ``"memory"``: each graph is built once and kept for the run
+            (training, validation and final evaluation share it); ``"none"``: built when
+            needed, so memory stays flat for a dataset larger than memory; ``"auto"``:
+            ``memory`` when every training stream is held in memory and
+            ``num_workers`` is 0, else ``none``.
     """
 
     epochs: int = 100
@@ -268,11 +282,26 @@ class TrainingConfig:
     patience: int = 2048
     num_threads: int | None = None
     deterministic: bool = False
+    max_atoms: int | None = None
+    max_edges: int | None = None
+    oversize: Literal["error", "skip"] = "error"
+    num_workers: int = 0
+    graph_cache: Literal["auto", "memory", "none"] = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "valid_batch_size", "checkpoint_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_atoms", "max_edges"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+        if self.graph_cache == "memory" and self.num_workers > 0:
+            raise ValueError(
+                "graph_cache 'memory' keeps the graphs in the main process; set num_workers "
+                "to 0, or graph_cache to 'none' to build them in the workers"
+            )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ stopping, atomic checkpoints and exact resume."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mmh_data import AtomicGraph, Configuration, GraphBuilder, collate
+from mmh_data import AtomicGraph, Configuration, DataError, GraphBuilder
 from mmh_heads import MultiHeadMACE, save_model
 from torch.nn.parallel import DistributedDataParallel
 
@@ -29,6 +30,7 @@ from ._loss import weighted_loss_terms
 from ._metrics import format_metrics
 from ._sampler import MixedBatchPlan
 from ._setup import TrainingSetup
+from ._steps import GraphCache, StepBatches, StepData, step_loader
 from ._typed import ConfigError
 
 __all__ = ["LAST_MODEL_NAME", "MODEL_NAME", "Trainer", "build_graphs", "parameter_groups"]
@@ -114,8 +116,14 @@ class Trainer:
 
     One optimiser step per global batch of ``training.batch_size`` structures, drawn by a
     :class:`MixedBatchPlan` (every head at its share; on ``W`` processes each takes
-    ``batch_size / W`` of them). The loss is normalised by the global label counts, so a
-    step on ``W`` processes equals the step on one. A selective-regularisation penalty
+    ``batch_size / W`` of them). A process's part of the step is split into forward passes
+    of at most ``training.max_atoms`` atoms and ``training.max_edges`` edges whose
+    gradients add up. The loss is normalised by the step's global label counts, so a step
+    on ``W`` processes, in any number of passes, equals the step on one in one pass.
+    Graphs carry head names and are built once per structure (``training.graph_cache``)
+    or on the fly, by ``training.num_workers`` DataLoader workers for the coming steps;
+    the train log reports the time spent waiting for data (``data_wait``).
+    A selective-regularisation penalty
     (``setup.regularization``) is added once per step: every process computes the same
     value from the same weights and adds ``1/W`` of it, so the summed gradient holds it
     exactly once; it is logged as ``loss_regularization`` and is part of ``loss``, not of
@@ -166,19 +174,35 @@ class Trainer:
         self.regularization = setup.regularization
         if self.regularization is not None:
             self.regularization.to(ctx.device, self.model.dtype)
-        builder = GraphBuilder(
-            self.model.backbone.config.r_max, heads=heads, dtype=self.model.dtype
-        )
+        builder = GraphBuilder(self.model.backbone.config.r_max, heads=None, dtype=self.model.dtype)
         self.builder = builder
-        self.streams = [build_graphs(configs, builder) for _, configs in setup.streams]
+        in_memory = all(isinstance(configs, list) for _, configs in setup.streams)
+        cache = tc.graph_cache
+        if cache == "auto":
+            cache = "memory" if in_memory and tc.num_workers == 0 else "none"
+        self.graph_cache = GraphCache(builder) if cache == "memory" else None
+        self._graphs = self.graph_cache if self.graph_cache is not None else builder
         self.plan = MixedBatchPlan([s for s, _ in setup.streams], tc.batch_size, seed=config.seed)
         if tc.batch_size % ctx.world_size:
             raise ValueError(
                 f"training.batch_size {tc.batch_size} is not a multiple of the "
                 f"{ctx.world_size} processes"
             )
+        self._check_sizes(setup.streams)
+        self.steps = StepBatches(
+            self.plan,
+            [configs for _, configs in setup.streams],
+            self._graphs,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            max_atoms=tc.max_atoms,
+            max_edges=tc.max_edges,
+            oversize=tc.oversize,
+            dtype=self.model.dtype,
+        )
+        self.skipped = 0
         self.valid_graphs = {
-            h: build_graphs(s.valid, builder) for h, s in setup.splits.items() if s.valid
+            h: self._head_graphs(s.valid) for h, s in setup.splits.items() if s.valid
         }
         self.valid_weights = {h: setup.valid_weights.get(h, 1.0) for h in self.valid_graphs}
         oc = config.optimizer
@@ -231,10 +255,40 @@ class Trainer:
         group = next((g for g in groups if g.get("lr_factor", 1.0) == 1.0), groups[0])
         return group["lr"] / group.get("lr_factor", 1.0)
 
+    def _check_sizes(self, streams) -> None:
+        """Before training: no structure held in memory exceeds ``training.max_atoms``
+        (unless oversized structures are skipped)."""
+        tc = self.config.training
+        if tc.max_atoms is None or tc.oversize != "error":
+            return
+        for _, configs in streams:
+            if not isinstance(configs, list):
+                continue
+            for c in configs:
+                if c.num_atoms > tc.max_atoms:
+                    raise DataError(
+                        f"a structure of {c.num_atoms} atoms exceeds training.max_atoms "
+                        f"{tc.max_atoms}; raise it or set training.oversize: skip",
+                        file=c.source_file,
+                        frame=c.source_index,
+                    )
+
+    def _head_graphs(self, configs) -> list[AtomicGraph]:
+        """Graphs of structures to evaluate, with this model's head index (from the cache
+        when there is one)."""
+        graphs = [self._graphs(c) for c in configs]
+        if not graphs:
+            return []
+        index = self.model.head_indices([g.head_name for g in graphs])
+        return [dataclasses.replace(g, head=k) for g, k in zip(graphs, index, strict=True)]
+
     def _batch(self, step: int):
-        items = self.plan.local_batch(step, self.ctx.rank, self.ctx.world_size)
-        graphs = [self.streams[s][i] for s, i in items]
-        return collate(graphs).to(self.ctx.device)
+        """The forward passes of step ``step`` on this process, on the device."""
+        data = self.steps[step]
+        return [self._to_device(b) for b in data.batches]
+
+    def _to_device(self, batch):
+        return self.model.resolve_heads(batch).to(self.ctx.device)
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -252,6 +306,7 @@ class Trainer:
             "stopped": self.stopped,
             "rng": _rng_state(),
             "world_size": self.ctx.world_size,
+            "skipped": self.skipped,
             "regularization": (
                 self.regularization.state_dict() if self.regularization is not None else None
             ),
@@ -300,6 +355,7 @@ class Trainer:
         self.best_loss = float(state["best_loss"])
         self.best_step = int(state["best_step"])
         self.bad_evals = int(state["bad_evals"])
+        self.skipped = int(state.get("skipped", 0))
         if state["stopped"].startswith("early stopping"):
             self.stopped = state["stopped"]
         return self.step
@@ -337,36 +393,59 @@ class Trainer:
             raise CheckpointError(str(err)) from None
 
     # ----------------------------------------------------------------- one step
-    def train_step(self, step: int) -> dict[str, float]:
-        """One optimiser step on global batch ``step``; returns the global loss parts."""
+    def train_step(self, step: int, data: StepData | None = None) -> dict[str, float]:
+        """One optimiser step on global batch ``step``; returns the global loss parts.
+
+        Args:
+            step: The step.
+            data: Its batches (default: read and built now).
+        """
         self.model.train()
-        batch = self._batch(step)
-        output = model_output(self.ddp, batch, training=True)
-        terms = weighted_loss_terms(batch, output, self.loss_weights, self.head_weights)
-        names = list(terms.counts)
-        local_counts = torch.stack([terms.counts[p] for p in names]).detach()
+        data = self.steps[step] if data is None else data
+        self.skipped += data.skipped
+        batches = [self._to_device(b) for b in data.batches]
+        if not batches:
+            raise DataError(
+                f"step {step}: every structure of process {self.ctx.rank} exceeds the batch "
+                "bounds (training.max_atoms / max_edges)"
+            )
+        names = [p for p in ("energy", "forces", "stress") if getattr(self.loss_weights, p)]
+        local_counts = torch.stack(
+            [sum(self._label_count(b, p) for b in batches) for p in names]
+        ).to(self.model.dtype)
         counts = all_reduce_sum(local_counts, self.ctx)
         global_counts = dict(zip(names, counts, strict=True))
-        loss = terms.total(self.loss_weights, global_counts)
         penalty = None
         if self.regularization is not None:
             # the same on every process: 1/W of it here, W of them in the summed gradient
             penalty = self.regularization.penalty(self.model) / self.ctx.world_size
-            loss = loss + penalty
         self.optimizer.zero_grad(set_to_none=True)
-        # DDP averages gradients over processes: scale so that they sum instead
-        (loss * self.ctx.world_size).backward()
+        loss = torch.zeros((), dtype=self.model.dtype, device=self.ctx.device)
+        sums = {p: torch.zeros_like(loss) for p in names}
+        for k, batch in enumerate(batches):
+            last = k == len(batches) - 1
+            # gradients add up over the passes; DDP reduces them once, after the last
+            sync = contextlib.nullcontext()
+            if self.ctx.distributed and not last:
+                sync = self.ddp.no_sync()
+            with sync:
+                output = model_output(self.ddp, batch, training=True)
+                terms = weighted_loss_terms(batch, output, self.loss_weights, self.head_weights)
+                part = terms.total(self.loss_weights, global_counts)
+                if last and penalty is not None:
+                    part = part + penalty
+                # DDP averages gradients over processes: scale so that they sum instead
+                (part * self.ctx.world_size).backward()
+            loss = loss + part.detach()
+            for p in names:
+                sums[p] = sums[p] + terms.sums[p].detach()
         clip = self.config.optimizer.clip_grad
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.model)
-        lam = {"energy": 1.0, "forces": 1.0, "stress": 1.0}
-        parts = torch.stack(
-            [loss.detach()]
-            + [lam[p] * terms.sums[p].detach() / global_counts[p].clamp(min=1) for p in names]
-        )
+        parts = torch.stack([loss] + [sums[p] / global_counts[p].clamp(min=1) for p in names])
         if penalty is not None:
             parts = torch.cat([parts, penalty.detach().reshape(1)])
         parts = all_reduce_sum(parts, self.ctx)
@@ -377,6 +456,10 @@ class Trainer:
         if penalty is not None:
             out["loss_regularization"] = float(parts[-1])
         return out
+
+    def _label_count(self, batch, prop: str) -> torch.Tensor:
+        """Structures of ``batch`` that carry label ``prop`` (as the loss counts them)."""
+        return (getattr(batch, f"{prop}_weight") != 0).sum()
 
     # ----------------------------------------------------------------- evaluation
     def validate(self) -> tuple[float, dict[str, dict[str, float]]]:
@@ -400,7 +483,7 @@ class Trainer:
         out = {}
         for split in ("train", "valid", "test"):
             graphs = {
-                h: build_graphs(getattr(s, split), self.builder)
+                h: self._head_graphs(getattr(s, split))
                 for h, s in self.setup.splits.items()
                 if getattr(s, split)
             }
@@ -465,10 +548,15 @@ class Trainer:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True)
+        steps = step_loader(self.steps, self.step, self.total_steps, num_workers=tc.num_workers)
+        data_wait = 0.0
         while self.step < self.total_steps and not self.stopped:
             step = self.step
             epoch = step // self.steps_per_epoch
-            parts = self.train_step(step)
+            waited = time.monotonic()
+            data = next(steps)
+            data_wait += time.monotonic() - waited
+            parts = self.train_step(step, data)
             self.step = step + 1
             if bar is not None:
                 bar.update(1)
@@ -483,6 +571,8 @@ class Trainer:
                         "epoch": epoch,
                         "lr": lr,
                         "elapsed": elapsed,
+                        "data_wait": data_wait,
+                        **({"skipped_oversize": self.skipped} if self.skipped else {}),
                         **parts,
                     }
                 )
@@ -493,6 +583,7 @@ class Trainer:
                 self.stopped = f"time limit of {tc.max_minutes} min"
             if epoch_end or self.step % tc.checkpoint_every == 0 or self.stopped:
                 self._save_checkpoint()
+        del steps  # stops the workers
         if bar is not None:
             bar.close()
         if not self.stopped:

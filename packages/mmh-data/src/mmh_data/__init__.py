@@ -51,6 +51,13 @@ from ._replay import (
     select_replay,
     select_replay_indices,
 )
+from ._sources import (
+    ConcatSource,
+    ConfigurationSource,
+    SubsetSource,
+    open_source,
+    open_sources,
+)
 from ._statistics import (
     HeadStatistics,
     StatisticsAccumulator,
@@ -76,7 +83,9 @@ __all__ = [
     "BadLabelError",
     "Batch",
     "CloseAtomsError",
+    "ConcatSource",
     "Configuration",
+    "ConfigurationSource",
     "DataError",
     "DataWarning",
     "EmptyDatasetError",
@@ -90,6 +99,7 @@ __all__ = [
     "MissingFileError",
     "MissingLabelWarning",
     "StatisticsAccumulator",
+    "SubsetSource",
     "UnknownElementError",
     "UnknownHeadError",
     "__version__",
@@ -112,6 +122,8 @@ __all__ = [
     "isolated_atom_energies",
     "iter_configurations",
     "neighbour_list",
+    "open_source",
+    "open_sources",
     "read_bridging_frames",
     "read_configurations",
     "select_replay",

@@ -169,7 +169,14 @@ class LMDBReader:
         record = self._transaction().get(record_key(index))
         if record is None:
             raise MalformedFileError(f"record {index} is missing", file=str(self.path), frame=index)
-        return decode_configuration(record, self._files, where=str(self.path))
+        try:
+            return decode_configuration(record, self._files, where=str(self.path))
+        except MalformedFileError as exc:
+            if exc.frame is not None:
+                raise
+            raise MalformedFileError(
+                f"record {index}: {str(exc).split(': ', 1)[-1]}", file=str(self.path), frame=index
+            ) from exc
 
     def __iter__(self) -> Iterator[Configuration]:
         for index in range(self._count):

@@ -27,6 +27,7 @@ from ._config import (
     ReplayConfig,
     TrainConfig,
     TrainingConfig,
+    WandbConfig,
     load_config,
 )
 from ._distributed import DistributedContext, init_distributed
@@ -40,8 +41,9 @@ from ._groups import (
     group_parameters,
     group_rank,
 )
+from ._info import format_model_info, model_info
 from ._launchers import LAUNCHERS, Placement, detect_placement
-from ._log import RunLog, plot_learning_curves, read_log
+from ._log import LoggingSinkWarning, RunLog, plot_learning_curves, read_log
 from ._loss import (
     LossTerms,
     LossWeights,
@@ -50,6 +52,7 @@ from ._loss import (
     weighted_loss_terms,
 )
 from ._metrics import ErrorAccumulator, format_metrics
+from ._predict import predict_structures, prediction_keys, write_predictions
 from ._pseudo import (
     PSEUDO_LABELS_NAME,
     predict_labels,
@@ -61,7 +64,9 @@ from ._pseudo import (
 from ._regularization import HeadPenalty, SelectiveRegularization, head_parameters
 from ._run import finetune, pretrain, run_recipe
 from ._sampler import MixedBatchPlan, Source, allocate
+from ._schema import config_schema, write_config_schema
 from ._setup import TrainingSetup, prepare, prepare_finetune, prepare_pretrain
+from ._textlog import LOGGER_NAME, TRAIN_LOG_NAME, train_log
 from ._trainer import LAST_MODEL_NAME, MODEL_NAME, Trainer, parameter_groups
 from ._typed import ConfigError
 
@@ -71,8 +76,10 @@ __all__ = [
     "CHECKPOINT_NAME",
     "LAST_MODEL_NAME",
     "LAUNCHERS",
+    "LOGGER_NAME",
     "MODEL_NAME",
     "PSEUDO_LABELS_NAME",
+    "TRAIN_LOG_NAME",
     "BridgingConfig",
     "BridgingData",
     "BridgingLabels",
@@ -85,6 +92,7 @@ __all__ = [
     "HeadDataConfig",
     "HeadPenalty",
     "LoggingConfig",
+    "LoggingSinkWarning",
     "LossConfig",
     "LossTerms",
     "LossWeights",
@@ -101,13 +109,16 @@ __all__ = [
     "Trainer",
     "TrainingConfig",
     "TrainingSetup",
+    "WandbConfig",
     "__version__",
     "allocate",
     "conditional_huber",
+    "config_schema",
     "detect_placement",
     "evaluate_heads",
     "finetune",
     "format_metrics",
+    "format_model_info",
     "freeze_groups",
     "group_lr_factors",
     "group_modules",
@@ -120,9 +131,12 @@ __all__ = [
     "load_bridging",
     "load_checkpoint",
     "load_config",
+    "model_info",
     "parameter_groups",
     "plot_learning_curves",
     "predict_labels",
+    "predict_structures",
+    "prediction_keys",
     "prepare",
     "prepare_finetune",
     "prepare_pretrain",
@@ -133,6 +147,9 @@ __all__ = [
     "run_recipe",
     "save_checkpoint",
     "structure_key",
+    "train_log",
     "weighted_loss_terms",
+    "write_config_schema",
+    "write_predictions",
     "write_pseudo_labels",
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from mmh_heads import HeadMeta
 from mmh_layers import BackboneConfig
 
 from ._loss import LossWeights
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "FinetuneConfig",
     "HeadDataConfig",
+    "HeadMeta",
     "LoggingConfig",
     "LossConfig",
     "ModelSection",
@@ -30,6 +32,7 @@ __all__ = [
     "ReplayConfig",
     "TrainConfig",
     "TrainingConfig",
+    "WandbConfig",
     "load_config",
 ]
 
@@ -133,6 +136,9 @@ class HeadDataConfig:
         share: Fraction of every training batch drawn from this head (default: what the
             fixed shares leave, split in proportion to the dataset sizes).
         regularization: Selective regularisation of this head's readout.
+        meta: What the head is (:class:`mmh_heads.HeadMeta`: ``level_of_theory``,
+            ``dispersion``, ``datasets``, ``notes``), stored in the model file and shown
+            by ``mmh-train info`` and ``mmh_ase.list_heads``.
     """
 
     dataset: str | None = None
@@ -148,6 +154,7 @@ class HeadDataConfig:
     valid_weight: float = 1.0
     share: float | None = None
     regularization: RegularizationConfig | None = None
+    meta: HeadMeta | None = None
 
     def __post_init__(self) -> None:
         if self.valid_fraction is not None and not 0 < self.valid_fraction < 1:
@@ -270,6 +277,11 @@ class TrainingConfig:
             needed, so memory stays flat for a dataset larger than memory; ``"auto"``:
             ``memory`` when every training stream is held in memory and
             ``num_workers`` is 0, else ``none``.
+        streaming: Read the training files of pre-training heads lazily, one structure
+            when a step needs it (:func:`mmh_data.open_sources`), instead of into memory:
+            ``"on"``, ``"off"``, or ``"auto"`` (on for heads whose training files are all
+            mmh LMDB stores or ASE-LMDB files). Validation and test files are read into
+            memory; the final evaluation leaves out streamed training sets.
     """
 
     epochs: int = 100
@@ -287,6 +299,7 @@ class TrainingConfig:
     oversize: Literal["error", "skip"] = "error"
     num_workers: int = 0
     graph_cache: Literal["auto", "memory", "none"] = "auto"
+    streaming: Literal["auto", "on", "off"] = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "valid_batch_size", "checkpoint_every", "eval_every"):
@@ -484,11 +497,43 @@ class BridgingConfig:
 
 
 @dataclass(frozen=True)
+class WandbConfig:
+    """A Weights & Biases run (the ``mmh-train[wandb]`` extra).
+
+    Attributes:
+        project: The W&B project.
+        name: The run's name (default: W&B's own).
+        entity: The team or user (default: W&B's default entity).
+        mode: ``"online"``, ``"offline"`` (sync later with ``wandb sync``) or
+            ``"disabled"``; default: W&B's own (``WANDB_MODE`` or online).
+        tags: Tags of the run.
+    """
+
+    project: str
+    name: str | None = None
+    entity: str | None = None
+    mode: Literal["online", "offline", "disabled"] | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
-    """Progress bars, TensorBoard and plots (JSONL and CSV logs are always written)."""
+    """Progress bars, TensorBoard, W&B and plots (``train.log``, JSONL and CSV logs are
+    always written).
+
+    Attributes:
+        progress: Show a progress bar.
+        tensorboard: Write TensorBoard events (the ``mmh-train[tensorboard]`` extra; a
+            warning when it is not installed).
+        wandb: Send the metrics to a W&B run (the ``mmh-train[wandb]`` extra; a warning
+            when it is not installed).
+        plots: Draw ``learning_curves.png`` at the end.
+        log_every: Log the training loss every this many steps.
+    """
 
     progress: bool = True
     tensorboard: bool = True
+    wandb: WandbConfig | None = None
     plots: bool = True
     log_every: int = 10
 

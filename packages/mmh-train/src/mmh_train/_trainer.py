@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
@@ -39,6 +40,8 @@ __all__ = ["LAST_MODEL_NAME", "MODEL_NAME", "Trainer", "build_graphs", "paramete
 MODEL_NAME = "model.safetensors"
 #: File name of the model at the last step.
 LAST_MODEL_NAME = "model-last.safetensors"
+
+_LOG = logging.getLogger("mmh_train")
 
 _DECAYED = re.compile(r"(^|\.)(linear[^.]*|skip_tp|products)\.")
 
@@ -479,13 +482,14 @@ class Trainer:
         return combined, results
 
     def evaluate_splits(self, model: MultiHeadMACE) -> dict[str, dict[str, dict[str, float]]]:
-        """Per-head metrics on the train, valid and test structures."""
+        """Per-head metrics on the train, valid and test structures (training sets that
+        are streamed from their files are left out)."""
         out = {}
         for split in ("train", "valid", "test"):
             graphs = {
                 h: self._head_graphs(getattr(s, split))
                 for h, s in self.setup.splits.items()
-                if getattr(s, split)
+                if isinstance(getattr(s, split), list) and getattr(s, split)
             }
             out[split] = evaluate_heads(
                 model,
@@ -518,6 +522,8 @@ class Trainer:
                 self.output,
                 tensorboard=cfg.logging.tensorboard and main,
                 resume_step=self.step if resume else None,
+                wandb=dataclasses.asdict(cfg.logging.wandb) if cfg.logging.wandb else None,
+                run_config=cfg.to_dict(),
             )
             if main
             else None
@@ -541,6 +547,15 @@ class Trainer:
                         for g in self.optimizer.param_groups
                     ],
                 }
+            )
+        if main:
+            _LOG.info(
+                "training: %d steps (%d per epoch, %d epochs)%s; batch %s",
+                self.total_steps,
+                self.steps_per_epoch,
+                math.ceil(self.total_steps / self.steps_per_epoch),
+                f", resumed at step {self.step}" if resume else "",
+                _jsonable(self.plan.describe()),
             )
         start_time = time.monotonic()
         bar = None
@@ -577,6 +592,15 @@ class Trainer:
                     }
                 )
             epoch_end = self.step % self.steps_per_epoch == 0
+            if main and epoch_end:
+                _LOG.info(
+                    "epoch %d done: step %d, train loss %.6g, lr %.4g, %.1f s",
+                    epoch,
+                    self.step,
+                    parts["loss"],
+                    lr,
+                    time.monotonic() - start_time,
+                )
             if epoch_end and (epoch + 1) % tc.eval_every == 0:
                 self._end_of_epoch(epoch, log, bar, start_time)
             if tc.max_minutes is not None and (time.monotonic() - start_time) > 60 * tc.max_minutes:
@@ -609,6 +633,14 @@ class Trainer:
             )
         if bar is not None and results:
             bar.write(format_metrics(results, f"epoch {epoch}: valid loss {combined:.5g}"))
+        if self.ctx.is_main and results:
+            _LOG.info(
+                "epoch %d valid: loss %.6g%s; %s",
+                epoch,
+                combined,
+                " (best)" if combined < self.best_loss else "",
+                "; ".join(_error_text(h, r) for h, r in results.items()),
+            )
         if math.isnan(combined):
             return
         self.scheduler.step(combined)
@@ -651,7 +683,26 @@ class Trainer:
             (self.output / "results.json").write_text(json.dumps(_jsonable(results), indent=2))
             if self.config.logging.plots:
                 plot_learning_curves(log.jsonl, self.output / "learning_curves.png")
+            _LOG.info(
+                "stopped: %s after %d steps; %s; model %s",
+                self.stopped,
+                self.step,
+                f"best step {self.best_step}" if self.best_step >= 0 else "no validation",
+                best_path,
+            )
+            for split, per_head in results["metrics"].items():
+                if per_head:
+                    for line in format_metrics(per_head, f"{split} errors").splitlines():
+                        _LOG.info("%s", line)
         return results
+
+
+def _error_text(head: str, r: Mapping[str, float]) -> str:
+    parts = [f"{head}:"]
+    for key, unit in (("energy", "meV/atom"), ("forces", "meV/Å"), ("stress", "meV/Å³")):
+        if f"{key}_mae" in r:
+            parts.append(f"{key[0].upper()} MAE {r[f'{key}_mae']:.4g} {unit}")
+    return " ".join(parts)
 
 
 def _jsonable(value: Any) -> Any:

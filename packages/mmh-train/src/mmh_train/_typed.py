@@ -63,6 +63,9 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"{path}: expected a list, got {value!r}")
         args = typing.get_args(tp)
         item = args[0] if args else Any
+        if (origin is tuple or tp is tuple) and args and Ellipsis not in args:
+            if len(value) != len(args):
+                raise ConfigError(f"{path}: expected {len(args)} values, got {len(value)}")
         items = [_convert(item, v, f"{path}[{k}]") for k, v in enumerate(value)]
         return tuple(items) if (origin is tuple or tp is tuple) else items
     if origin is dict or tp is dict or origin is Mapping:

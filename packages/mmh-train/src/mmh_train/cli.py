@@ -1,4 +1,5 @@
-"""The ``mmh-train`` command: ``pretrain``, ``finetune``, ``evaluate``, ``select-head``."""
+"""The ``mmh-train`` command: ``pretrain``, ``finetune``, ``evaluate``, ``select-head``,
+``info``, ``schema``."""
 
 from __future__ import annotations
 
@@ -42,10 +43,24 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     ev.add_argument("--batch-size", type=int, default=20)
     ev.add_argument("--json", help="also write the metrics to this JSON file")
+    ev.add_argument(
+        "--output",
+        help="write per-structure predictions to this extended-XYZ file "
+        "(MMH_<head>_energy, MMH_<head>_forces, MMH_<head>_stress beside the REF_ labels)",
+    )
     sel = sub.add_parser("select-head", help="write a single-head model file")
     sel.add_argument("model", help="multi-head model file")
     sel.add_argument("head", help="head to keep")
     sel.add_argument("-o", "--output", required=True, help="output model file")
+    info = sub.add_parser(
+        "info", help="heads, elements, hyper-parameters and provenance of a model file"
+    )
+    info.add_argument("model", help="model file")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    sch = sub.add_parser(
+        "schema", help="write the JSON Schema of the YAML configuration (editor completion)"
+    )
+    sch.add_argument("-o", "--output", help="file to write (default: print it)")
     return parser
 
 
@@ -89,6 +104,30 @@ def _evaluate(args) -> int:
     print(format_metrics(results, f"{args.model} head {head!r}: {len(configs)} structures"))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    if args.output:
+        from ._predict import predict_structures, write_predictions
+
+        predictions = predict_structures(model, graphs[head], batch_size=args.batch_size)
+        path = write_predictions(args.output, configs, predictions, head)
+        print(f"predictions: {path} (MMH_{head}_energy, MMH_{head}_forces, MMH_{head}_stress)")
+    return 0
+
+
+def _schema(args) -> int:
+    from ._schema import config_schema, write_config_schema
+
+    if args.output:
+        print(f"wrote {write_config_schema(args.output)}")
+    else:
+        print(json.dumps(config_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _info(args) -> int:
+    from ._info import format_model_info, model_info
+
+    info = model_info(args.model)
+    print(json.dumps(info, indent=1) if args.json else format_model_info(info))
     return 0
 
 
@@ -122,7 +161,7 @@ def _run(args) -> int:
         out = Path(config.output)
         print(f"stopped: {results['stopped']} after {results['steps']} steps")
         print(f"model: {results['model']}")
-        print(f"logs: {out / 'metrics.jsonl'}, {out / 'metrics.csv'}, {out / 'tensorboard'}")
+        print(f"logs: {out / 'train.log'}, {out / 'metrics.jsonl'}, {out / 'metrics.csv'}")
         if config.logging.plots:
             print(f"learning curves: {out / 'learning_curves.png'}")
     return 0
@@ -142,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "select-head":
             return _select_head(args)
+        if args.command == "info":
+            return _info(args)
+        if args.command == "schema":
+            return _schema(args)
         return _run(args)
     except (ConfigError, DataError, ModelFileError, CheckpointError) as err:
         message = " ".join(str(err).split())

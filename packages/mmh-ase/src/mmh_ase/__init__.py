@@ -14,6 +14,7 @@ Example:
 from ._calculator import MMHCalculator
 from ._dispersion import D3Dispersion, D3Params, DispersionUnavailableError
 from ._heads import HeadSelectionError, list_heads
+from ._registry import ml_peg_entry
 
 __version__ = "0.1.0"
 
@@ -25,4 +26,5 @@ __all__ = [
     "MMHCalculator",
     "__version__",
     "list_heads",
+    "ml_peg_entry",
 ]

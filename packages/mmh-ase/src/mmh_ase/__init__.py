@@ -1,5 +1,5 @@
 """The ASE calculator of mmh models: head choice, dtype, device, optional DFT-D3
-dispersion and ``torch.compile``.
+dispersion and ``torch.compile``; batched evaluation of many structures.
 
 Example:
     >>> from ase.build import bulk
@@ -11,6 +11,7 @@ Example:
     >>> atoms.get_forces()  # doctest: +SKIP
 """
 
+from ._batched import BatchEvaluator, evaluate_structures
 from ._calculator import MMHCalculator
 from ._dispersion import D3Dispersion, D3Params, DispersionUnavailableError
 from ._heads import HeadSelectionError, list_heads
@@ -19,12 +20,14 @@ from ._registry import ml_peg_entry
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchEvaluator",
     "D3Dispersion",
     "D3Params",
     "DispersionUnavailableError",
     "HeadSelectionError",
     "MMHCalculator",
     "__version__",
+    "evaluate_structures",
     "list_heads",
     "ml_peg_entry",
 ]

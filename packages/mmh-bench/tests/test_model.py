@@ -87,3 +87,20 @@ def test_cli_runs_a_model_file(model_file, tmp_path):
     assert in_domain["metrics"]["mol_n_frames"] == 2
     slab = json.loads((out / "results" / "slab_extensivity.json").read_text())
     assert "head other" in slab["calculator"]
+
+
+def test_in_domain_batches_an_mmh_calculator_with_the_same_results(model_file):
+    """An MMHCalculator is evaluated in batches; a calculator that is not one (here a
+    subclass with its own ``calculate``) frame by frame: the metrics agree."""
+    from mmh_bench import in_domain
+
+    class FrameByFrame(mmh_ase.MMHCalculator):
+        def calculate(self, *args, **kwargs):
+            super().calculate(*args, **kwargs)
+
+    batched = in_domain(mmh_ase.MMHCalculator(model_file, head="mol"), ["mol"], max_frames=6)
+    single = in_domain(FrameByFrame(model_file, head="mol"), ["mol"], max_frames=6)
+    assert batched.metrics["mol_n_frames"] == 6
+    for key, value in single.metrics.items():
+        if isinstance(value, float):
+            assert batched.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key

@@ -76,6 +76,37 @@ def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(values.size, MAX_STORED_COMPONENTS, replace=False))
 
 
+def _predictions(calc: Any, selected: list, name: str, has_stress: bool, failures: list):
+    """``(index, frame, {"energy", "forces", "stress"})`` for each selected frame.
+
+    An :class:`mmh_ase.MMHCalculator` evaluates many frames per model call
+    (:class:`mmh_ase.BatchEvaluator`, same results); any other ASE calculator is called
+    frame by frame, and a frame it fails on (``CalculationFailed``) is recorded in
+    ``failures`` and left out.
+    """
+    from mmh_ase import BatchEvaluator, MMHCalculator
+
+    if isinstance(calc, MMHCalculator) and type(calc).calculate is MMHCalculator.calculate:
+        results = BatchEvaluator(calc)([atoms for _, atoms in selected])
+        for (k, atoms), result in zip(selected, results, strict=True):
+            yield k, atoms, result
+        return
+    for k, frame in selected:
+        atoms = frame.copy()
+        atoms.calc = calc
+        try:
+            predicted = {
+                "energy": float(atoms.get_potential_energy()),
+                "forces": np.array(atoms.get_forces(), dtype=float),
+            }
+            if has_stress and "REF_stress" in frame.info and frame.pbc.all():
+                predicted["stress"] = np.array(atoms.get_stress(voigt=True))
+        except CalculationFailed as err:
+            failures.append(f"{name}[{k}] {atoms.get_chemical_formula()}: {err}")
+            continue
+        yield k, frame, predicted
+
+
 def _evaluate(name: str, head: str, calc: Any, split: str, max_frames: int | None, elements):
     from mmh_data import datasets
 
@@ -84,31 +115,23 @@ def _evaluate(name: str, head: str, calc: Any, split: str, max_frames: int | Non
     supported = set(elements) if elements is not None else None
     e_ref, e_pred, f_ref, f_pred, s_ref, s_pred, n_atoms = [], [], [], [], [], [], []
     skipped, failures = 0, []
+    selected = []
     for k in _evenly(len(frames), max_frames):
         atoms = frames[int(k)]
         if supported is not None and not set(atoms.get_chemical_symbols()) <= supported:
             skipped += 1
             continue
-        ref_e = float(atoms.info["REF_energy"])
-        ref_f = np.array(atoms.arrays["REF_forces"], dtype=float)
+        selected.append((int(k), atoms))
+    for _k, atoms, predicted in _predictions(calc, selected, name, has_stress, failures):
         ref_s = atoms.info.get("REF_stress") if has_stress and atoms.pbc.all() else None
-        atoms = atoms.copy()
-        atoms.calc = calc
-        try:
-            energy = float(atoms.get_potential_energy())
-            forces = np.array(atoms.get_forces(), dtype=float)
-            stress = None if ref_s is None else np.array(atoms.get_stress(voigt=True))
-        except CalculationFailed as err:
-            failures.append(f"{name}[{int(k)}] {atoms.get_chemical_formula()}: {err}")
-            continue
         n_atoms.append(len(atoms))
-        e_ref.append(ref_e / len(atoms))
-        e_pred.append(energy / len(atoms))
-        f_ref.append(ref_f.ravel())
-        f_pred.append(forces.ravel())
-        if stress is not None:
+        e_ref.append(float(atoms.info["REF_energy"]) / len(atoms))
+        e_pred.append(predicted["energy"] / len(atoms))
+        f_ref.append(np.array(atoms.arrays["REF_forces"], dtype=float).ravel())
+        f_pred.append(np.asarray(predicted["forces"], dtype=float).ravel())
+        if ref_s is not None:
             s_ref.append(np.asarray(ref_s, dtype=float))
-            s_pred.append(stress)
+            s_pred.append(np.asarray(predicted["stress"], dtype=float))
     if not e_ref:
         raise RuntimeError(
             f"in_domain: no frame of {name}/{split} could be evaluated "

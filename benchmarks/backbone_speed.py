@@ -13,9 +13,15 @@ the 89-element table of MACE-MH-1. The non-linear block uses the MACE-MH-1 optio
 transform, envelope after the radial MLP, agnostic product); the linear block the original MACE
 ones (envelope on the Bessel features, element-dependent product).
 
+Sizes (``--size``): ``omat`` is the 128x0e+128x1o model of mace-omat-0 (node and edge
+channels); ``mh1`` the MACE-MH-1 size, 512x0e+512x1o node and 128x0e+128x1o edge channels.
+``--repeat`` changes the crystal (``10 10 10`` is 1000 atoms). mmh runs its default CPU path
+(the native fused convolution); ``--e3nn`` adds a column for its e3nn reference path.
+
 Usage::
 
-    uv run python benchmarks/backbone_speed.py [--blocks linear nonlinear] [--repeats 5]
+    uv run python benchmarks/backbone_speed.py [--blocks linear nonlinear] [--size omat]
+        [--repeat 10 10 10] [--repeats 5] [--e3nn]
 """
 
 from __future__ import annotations
@@ -33,9 +39,12 @@ from _reference import BENCHMARK_SPEC, MACE_VERSION, time_reference
 from ase.neighborlist import neighbor_list
 from e3nn import o3
 from e3nn.math import normalize2mom
-from mmh_layers import BackboneConfig, MACEBackbone, ZBLRepulsion
+from mmh_layers import BackboneConfig, MACEBackbone, ZBLRepulsion, use_native
 
 MH1_ELEMENTS = (*range(1, 84), *range(89, 95))
+
+# node and edge channels per size (all L = 1)
+SIZES = {"omat": (128, 128), "mh1": (512, 128)}
 
 # per block: (mmh options, matching mace-torch worker overrides)
 BLOCK_OPTIONS = {
@@ -88,23 +97,31 @@ def peak_rss_kib() -> float:
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def crystal():
+def crystal(repeat=None):
     s = BENCHMARK_SPEC["structure"]
     atoms = ase.build.bulk(s["symbol"], s["crystal"], a=s["a"], cubic=s["cubic"])
-    return atoms.repeat(s["repeat"])
+    return atoms.repeat(tuple(repeat or s["repeat"]))
 
 
-def time_mmh(block: str, repeats: int, warmup: int, threads: int) -> dict:
+def time_mmh(
+    block: str,
+    repeats: int,
+    warmup: int,
+    threads: int,
+    size: str = "omat",
+    repeat=None,
+    native: bool = True,
+) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    channels = int(BENCHMARK_SPEC["hidden_irreps"].split("x")[0])
+    channels, edge_channels = SIZES[size]
     options = BLOCK_OPTIONS[block][0]
     config = BackboneConfig(
         elements=MH1_ELEMENTS,
         block=block,
         channels=channels,
         max_L=1,
-        edge_channels=channels,
+        edge_channels=edge_channels,
         num_bessel=10,
         r_max=BENCHMARK_SPEC["r_max"],
         **options,
@@ -112,7 +129,7 @@ def time_mmh(block: str, repeats: int, warmup: int, threads: int) -> dict:
     model = EnergyModel(config).float().eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    atoms = crystal()
+    atoms = crystal(repeat)
     i, j, shift = neighbor_list("ijS", atoms, BENCHMARK_SPEC["r_max"])
     edge_index = torch.from_numpy(np.stack([i, j])).long()
     shifts = torch.tensor(shift @ atoms.cell.array, dtype=torch.float32)
@@ -128,9 +145,10 @@ def time_mmh(block: str, repeats: int, warmup: int, threads: int) -> dict:
         assert forces.shape == (len(atoms), 3)
         return time.perf_counter() - t0, time.process_time() - c0
 
-    for _ in range(warmup):
-        step()
-    wall, cpu = zip(*(step() for _ in range(repeats)), strict=True)
+    with use_native(native):
+        for _ in range(warmup):
+            step()
+        wall, cpu = zip(*(step() for _ in range(repeats)), strict=True)
     return {
         "median": statistics.median(wall),
         "cpu": statistics.median(cpu),
@@ -141,20 +159,46 @@ def time_mmh(block: str, repeats: int, warmup: int, threads: int) -> dict:
     }
 
 
+def reference_spec(size: str, repeat) -> dict:
+    """mace-torch overrides of the benchmark spec for a size and a crystal."""
+    channels, edge_channels = SIZES[size]
+    spec = {
+        "hidden_irreps": f"{channels}x0e+{channels}x1o",
+        "edge_irreps": f"{edge_channels}x0e+{edge_channels}x1o",
+    }
+    if repeat:
+        spec["structure"] = {**BENCHMARK_SPEC["structure"], "repeat": list(repeat)}
+    return spec
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--blocks", nargs="+", default=["linear", "nonlinear"])
+    parser.add_argument("--size", choices=sorted(SIZES), default="omat")
+    parser.add_argument("--repeat", type=int, nargs=3, default=None, help="crystal repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=BENCHMARK_SPEC["num_threads"])
     parser.add_argument("--nice", type=int, default=0, help="niceness for both codes")
+    parser.add_argument("--e3nn", action="store_true", help="also time mmh's e3nn path")
     args = parser.parse_args()
     if args.nice:
         os.nice(args.nice)
-    print(f"torch {torch.__version__}, {args.threads} threads, float32, CPU")
+    channels, edge_channels = SIZES[args.size]
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, float32, CPU, size {args.size} "
+        f"({channels}x0e+{channels}x1o nodes, {edge_channels}x0e+{edge_channels}x1o edges)"
+    )
     rows = []
     for block in args.blocks:
-        ours = time_mmh(block, args.repeats, args.warmup, args.threads)
+        ours = time_mmh(
+            block, args.repeats, args.warmup, args.threads, args.size, args.repeat, native=True
+        )
+        e3nn = None
+        if args.e3nn:
+            e3nn = time_mmh(
+                block, args.repeats, args.warmup, args.threads, args.size, args.repeat, False
+            )
         ref = time_reference(
             block,
             repeats=args.repeats,
@@ -162,31 +206,38 @@ def main() -> None:
             nice=0,
             num_threads=args.threads,
             **BLOCK_OPTIONS[block][1],
+            **reference_spec(args.size, args.repeat),
         )
         ref_s = ref["seconds_per_step"]["median"]
         ref_cpu = ref["cpu_seconds_per_step"]["median"]
-        rows.append((block, ours, ref))
+        rows.append((block, ours, e3nn, ref))
+        extra = ""
+        if e3nn:
+            extra = f" | mmh e3nn path {e3nn['median']:.2f} s/step wall, {e3nn['cpu']:.2f} s CPU"
         print(
             f"{block:9s} mmh {ours['median']:.2f} s/step wall, {ours['cpu']:.2f} s CPU, "
-            f"{ours['params']:,} params, peak RSS {ours['peak_rss_mib']:.0f} MiB | "
+            f"{ours['params']:,} params, peak RSS {ours['peak_rss_mib']:.0f} MiB{extra} | "
             f"mace-torch {MACE_VERSION} {ref_s:.2f} s/step wall, {ref_cpu:.2f} s CPU, "
             f"{ref['num_parameters']:,} params, peak RSS {ref['peak_rss_mib']:.0f} MiB | "
-            f"speed-up {ref_s / ours['median']:.2f}x wall, {ref_cpu / ours['cpu']:.2f}x CPU"
+            f"speed-up {ref_s / ours['median']:.2f}x wall, {ref_cpu / ours['cpu']:.2f}x CPU",
+            flush=True,
         )
     print()
     print(
-        "| block | atoms | edges | mmh s/step (CPU s) | mace-torch s/step (CPU s) "
-        "| speed-up wall | speed-up CPU | peak RSS mmh / mace (MiB) |"
+        "| block | size | atoms | edges | mmh s/step (CPU s) | mmh e3nn path s/step (CPU s) "
+        "| mace-torch s/step (CPU s) | speed-up wall | speed-up CPU "
+        "| peak RSS mmh / mace (MiB) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for block, ours, ref in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for block, ours, e3nn, ref in rows:
         ref_s = ref["seconds_per_step"]["median"]
         ref_cpu = ref["cpu_seconds_per_step"]["median"]
+        e3nn_cell = f"{e3nn['median']:.2f} ({e3nn['cpu']:.2f})" if e3nn else "–"
         print(
-            f"| {block} | {ours['atoms']} | {ours['edges']} | {ours['median']:.2f} "
-            f"({ours['cpu']:.2f}) | {ref_s:.2f} ({ref_cpu:.2f}) | {ref_s / ours['median']:.2f}x "
-            f"| {ref_cpu / ours['cpu']:.2f}x | {ours['peak_rss_mib']:.0f} / "
-            f"{ref['peak_rss_mib']:.0f} |"
+            f"| {block} | {args.size} | {ours['atoms']} | {ours['edges']} | {ours['median']:.2f} "
+            f"({ours['cpu']:.2f}) | {e3nn_cell} | {ref_s:.2f} ({ref_cpu:.2f}) "
+            f"| {ref_s / ours['median']:.2f}x | {ref_cpu / ours['cpu']:.2f}x "
+            f"| {ours['peak_rss_mib']:.0f} / {ref['peak_rss_mib']:.0f} |"
         )
 
 

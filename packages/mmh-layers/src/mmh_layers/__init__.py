@@ -10,6 +10,7 @@ from ._block_nonlinear import NonLinearInteraction
 from ._config import BackboneConfig
 from ._coupling import coupling_tensor
 from ._embedding import ElementEmbedding, ElementLinear
+from ._fused_conv import FusedConvolution
 from ._gate import Gate
 from ._interaction import (
     INTERACTION_BLOCKS,
@@ -19,6 +20,7 @@ from ._interaction import (
 )
 from ._irreps import channels_first, channels_last, hidden_irreps
 from ._mlp import RadialMLP
+from ._native import native_available, native_build_error, native_enabled, use_native
 from ._ops import BACKENDS, BackendUnavailableError
 from ._product import ProductBasis
 from ._radial import AgnesiTransform, BesselBasis, PolynomialEnvelope, polynomial_envelope
@@ -38,6 +40,7 @@ __all__ = [
     "DensityNonResidualInteraction",
     "ElementEmbedding",
     "ElementLinear",
+    "FusedConvolution",
     "Gate",
     "InteractionBlock",
     "InteractionSpec",
@@ -54,6 +57,10 @@ __all__ = [
     "channels_last",
     "coupling_tensor",
     "hidden_irreps",
+    "native_available",
+    "native_build_error",
+    "native_enabled",
     "polynomial_envelope",
     "register_interaction_block",
+    "use_native",
 ]

@@ -9,6 +9,19 @@ import torch
 __all__ = ["torch_neighbour_list"]
 
 
+def _complete_cell(cell: torch.Tensor, pbc: torch.Tensor) -> torch.Tensor:
+    """The cell with its non-periodic vectors replaced by unit vectors orthogonal to the
+    periodic ones (and to each other), so that plane distances along the periodic
+    directions are those within the periodic lattice."""
+    k = int(pbc.sum())
+    if k == 3:
+        return cell
+    _, _, vh = torch.linalg.svd(cell[pbc], full_matrices=True)
+    box = cell.clone()
+    box[~pbc] = vh[k:].to(cell.dtype)
+    return box
+
+
 def _image_range(cell: torch.Tensor, pbc: torch.Tensor, cutoff: float) -> list[int]:
     """How many cell images to search along each lattice vector."""
     counts = []
@@ -74,8 +87,7 @@ def torch_neighbour_list(
                 f"independent, non-zero cell vectors; got cell {cell.tolist()}"
             )
         # wrap periodic coordinates into the cell; the shifts are corrected afterwards
-        # (a non-periodic direction may have a zero cell vector: give it a unit one)
-        box = torch.where(pbc.to(device)[:, None], cell, torch.eye(3, dtype=dtype, device=device))
+        box = _complete_cell(cell, pbc.to(device))
         frac = torch.linalg.solve(box.T, positions.T).T
         offsets = torch.where(pbc.to(device), torch.floor(frac), 0.0)
         wrapped = positions - offsets @ box

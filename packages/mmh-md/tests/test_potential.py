@@ -69,3 +69,15 @@ def test_same_errors_as_calculator(model_file):
         MMHPotential(shared_model(), "base")(*_tensors([molecule(), gold]))
     with pytest.raises(ValueError, match="neighbour_list must be one of"):
         MMHPotential(shared_model(), "base", neighbour_list="ase")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_equals_cpu_with_the_neighbour_list_on_the_device():
+    structures = mixed_batch()
+    cpu = MMHPotential(shared_model(), "new")(*_tensors(structures))
+    potential = MMHPotential(shared_model(), "new", device="cuda")
+    out = potential(*_tensors(structures))
+    assert out["forces"].device.type == "cuda"
+    for key in ("energy", "forces", "stress"):
+        np.testing.assert_allclose(out[key].cpu().numpy(), cpu[key].numpy(), atol=1e-9)

@@ -92,6 +92,7 @@ class LMDBReader:
         self.remap_every = remap_every
         self._key = os.path.realpath(self.path)
         self._txn: lmdb.Transaction | None = None
+        self._env: lmdb.Environment | None = None
         self._generation = -1
         self._pid: int | None = None
         self._reads = 0
@@ -101,11 +102,18 @@ class LMDBReader:
 
     def _transaction(self) -> lmdb.Transaction:
         entry = _entry(self._key)
-        if self._txn is None or entry.generation != self._generation or self._pid != entry.pid:
+        if (
+            self._txn is None
+            or entry.generation != self._generation
+            or self._pid != entry.pid
+            or entry.env is not self._env
+        ):
+            # a new map: re-opened, forked, or released (e.g. to update the metadata)
             assert entry.env is not None
             self._txn = entry.env.begin(write=False, buffers=True)
             self._generation = entry.generation
             self._pid = entry.pid
+            self._env = entry.env
         return self._txn
 
     def _read_metadata(self) -> dict[str, Any]:
@@ -133,7 +141,11 @@ class LMDBReader:
         """End this reader's transaction (the shared map stays open for other readers)."""
         if self._txn is not None and self._pid == os.getpid():
             entry = _ENVIRONMENTS.get(self._key)
-            if entry is not None and entry.generation == self._generation:
+            if (
+                entry is not None
+                and entry.generation == self._generation
+                and entry.env is self._env
+            ):
                 self._txn.abort()
         self._txn = None
 
@@ -151,7 +163,7 @@ class LMDBReader:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(_txn=None, _pid=None, _generation=-1)
+        state.update(_txn=None, _pid=None, _generation=-1, _env=None)
         return state
 
     def __len__(self) -> int:

@@ -118,7 +118,9 @@ class StatisticsAccumulator:
     _suv: np.ndarray = field(default_factory=lambda: _zeros(_MAX_Z))
     _svv: np.ndarray = field(default_factory=lambda: _zeros(_MAX_Z, _MAX_Z))
     _isolated: dict[int, list[float]] = field(default_factory=dict)
+    _isolated_positions: list[int] = field(default_factory=list)
     _elements: set[int] = field(default_factory=set)
+    _structure_elements: set[int] = field(default_factory=set)
 
     def add(self, config: Configuration) -> None:
         """Add one structure."""
@@ -130,11 +132,13 @@ class StatisticsAccumulator:
             self.num_stress += 1
         if is_isolated_atom(config):
             self.num_isolated += 1
+            self._isolated_positions.append(self.num_configs - 1)
             if config.energy is not None:
                 entry = self._isolated.setdefault(int(config.atomic_numbers[0]), [0.0, 0])
                 entry[0] += config.energy
                 entry[1] += 1
             return
+        self._structure_elements.update(int(z) for z in zs)
         edge_index, _ = neighbour_list(config.positions, config.cell, config.pbc, self.cutoff)
         self._edges += edge_index.shape[1]
         self._neighbour_atoms += config.num_atoms
@@ -189,6 +193,7 @@ class StatisticsAccumulator:
         """Add the structures of another accumulator (same cutoff); returns ``self``."""
         if other.cutoff != self.cutoff:
             raise ValueError(f"cannot merge statistics of cutoffs {other.cutoff} and {self.cutoff}")
+        self._isolated_positions += [self.num_configs + k for k in other._isolated_positions]
         for name in (
             "num_configs",
             "num_atoms",
@@ -206,6 +211,7 @@ class StatisticsAccumulator:
             entry[0] += e
             entry[1] += n
         self._elements |= other._elements
+        self._structure_elements |= other._structure_elements
         self._gram += other._gram
         self._rhs += other._rhs
         if other._energy_rows:
@@ -252,6 +258,8 @@ class StatisticsAccumulator:
             "suv": self._suv[zs].tolist(),
             "svv": self._svv[ix].tolist(),
             "isolated": {str(z): v for z, v in sorted(self._isolated.items())},
+            "isolated_positions": list(self._isolated_positions),
+            "structure_elements": sorted(self._structure_elements),
         }
 
     @classmethod
@@ -284,6 +292,8 @@ class StatisticsAccumulator:
         acc._suv[zs] = state["suv"]
         acc._svv[ix] = np.asarray(state["svv"], dtype=np.float64).reshape(len(zs), len(zs))
         acc._isolated = {int(z): [float(e), int(n)] for z, (e, n) in state["isolated"].items()}
+        acc._isolated_positions = [int(k) for k in state.get("isolated_positions", [])]
+        acc._structure_elements = {int(z) for z in state.get("structure_elements", zs)}
         return acc
 
     def update(self, configs: Iterable[Configuration]) -> StatisticsAccumulator:
@@ -296,6 +306,17 @@ class StatisticsAccumulator:
     def elements(self) -> list[int]:
         """Atomic numbers seen so far (isolated atoms included)."""
         return sorted(self._elements)
+
+    @property
+    def structure_elements(self) -> list[int]:
+        """Atomic numbers of the structures other than isolated atoms."""
+        return sorted(self._structure_elements)
+
+    @property
+    def isolated_positions(self) -> list[int]:
+        """Positions, in the order added (merged parts one after the other), of the
+        isolated-atom frames."""
+        return list(self._isolated_positions)
 
     @property
     def isolated_e0s(self) -> dict[int, float]:

@@ -21,7 +21,7 @@ __all__ = ["SIDECAR_SUFFIX", "cached_statistics", "statistics_key"]
 #: Suffix of the sidecar file that holds the cached statistics of an extxyz or ASE db file.
 SIDECAR_SUFFIX = ".mmh-stats.json"
 _LMDB_ITEM = "statistics_cache"
-_VERSION = 1
+_VERSION = 2
 
 
 def statistics_key(cutoff: float, keys: Mapping[str, Any] | None = None) -> str:

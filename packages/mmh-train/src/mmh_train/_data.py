@@ -9,16 +9,19 @@ from pathlib import Path
 
 import numpy as np
 from mmh_data import (
+    ConcatSource,
     Configuration,
     DataError,
     KeySpec,
     MissingLabelWarning,
     StatisticsAccumulator,
+    SubsetSource,
     cached_statistics,
     configurations_from_atoms,
     is_isolated_atom,
     isolated_atom_energies,
     iter_configurations,
+    open_source,
     read_configurations,
 )
 from mmh_data import datasets as bundled
@@ -70,18 +73,30 @@ class HeadSplits:
         sources: The files of the training structures (see :class:`TrainSources`); ``None``
             when the training structures are not whole files (a held-out fraction, a
             ``max_train`` subset, a bundled dataset).
+        file_statistics: Statistics of the training files (isolated atoms included),
+            when reading them lazily needed them already.
+        train_elements: Elements of the training files (lazily read heads), so that
+            :meth:`elements` need not read them.
+
+    A head read in streaming mode has a lazy :class:`mmh_data.ConfigurationSource` as
+    ``train``: structures are read when a step needs them.
     """
 
     name: str
-    train: list[Configuration] = field(default_factory=list)
+    train: Sequence[Configuration] = field(default_factory=list)
     valid: list[Configuration] = field(default_factory=list)
     test: list[Configuration] = field(default_factory=list)
     isolated_e0s: dict[int, float] = field(default_factory=dict)
     sources: TrainSources | None = None
+    file_statistics: tuple[StatisticsAccumulator, dict[str, str]] | None = None
+    train_elements: set[int] | None = None
 
     def elements(self) -> set[int]:
         """Atomic numbers present in any split."""
-        return {int(z) for c in (*self.train, *self.valid, *self.test) for z in c.atomic_numbers}
+        train = self.train_elements
+        if train is None:
+            train = {int(z) for c in self.train for z in c.atomic_numbers}
+        return set(train) | {int(z) for c in (*self.valid, *self.test) for z in c.atomic_numbers}
 
 
 def _keys(keys: dict[str, str], where: str) -> KeySpec:
@@ -166,40 +181,125 @@ def _load_splits(where: str, cfg, head: str, weights) -> HeadSplits:
     return out
 
 
-def load_head(name: str, cfg: HeadDataConfig, *, seed: int) -> HeadSplits:
+def load_head(
+    name: str,
+    cfg: HeadDataConfig,
+    *,
+    seed: int,
+    stream: bool = False,
+    cutoff: float | None = None,
+    write: bool = True,
+) -> HeadSplits:
     """Read the train/valid/test structures of one head.
 
     Frames that name another head in their ``head`` key are an error (naming the file,
     frame and key); isolated-atom frames are taken out of the training set and give the
-    head's isolated-atom E0s.
+    head's isolated-atom E0s. With ``stream``, the training files are opened as lazy
+    sources (:func:`mmh_data.open_sources`) and their statistics, computed in one pass or
+    taken from their cache, find the isolated atoms; the validation and test files are
+    read into memory.
+
+    Args:
+        name: The head.
+        cfg: Its data section.
+        seed: The run's seed (held-out fraction, ``max_train`` subset).
+        stream: Read the training files lazily.
+        cutoff: Neighbour-list cutoff of the statistics (needed with ``stream``).
+        write: Store freshly computed statistics with their files.
 
     Raises:
         ConfigError: Unknown bundled dataset, missing file, no training data.
         DataError: A malformed file or frame (the message names it).
     """
     where = f"heads.{name}"
-    out = _load_splits(where, cfg, name, cfg.config_type_weights)
+    if stream and cfg.train:
+        if cutoff is None:
+            raise ValueError("reading a head lazily needs the cutoff of its statistics")
+        out = _load_streamed(where, cfg, name, cutoff, write)
+    else:
+        out = _load_splits(where, cfg, name, cfg.config_type_weights)
     if cfg.dataset is not None:
-        out.isolated_e0s = bundled.isolated_atom_energies(cfg.dataset)
-    isolated = [c for c in out.train if is_isolated_atom(c)]
-    if isolated:
-        out.isolated_e0s = {**out.isolated_e0s, **isolated_atom_energies(isolated)}
-        out.train = [c for c in out.train if not is_isolated_atom(c)]
+        out.isolated_e0s = {**bundled.isolated_atom_energies(cfg.dataset), **out.isolated_e0s}
+    if isinstance(out.train, list):
+        isolated = [c for c in out.train if is_isolated_atom(c)]
+        if isolated:
+            out.isolated_e0s = {**out.isolated_e0s, **isolated_atom_energies(isolated)}
+            out.train = [c for c in out.train if not is_isolated_atom(c)]
     if cfg.train:
         out.sources = TrainSources(
             tuple(cfg.train), len(out.train), dict(cfg.keys), dict(cfg.config_type_weights)
         )
     rng = np.random.default_rng([seed, 17])
     if cfg.valid_fraction is not None and not out.valid:
-        out.sources = None
+        out.sources = out.file_statistics = None
         order = rng.permutation(len(out.train))
         n_valid = max(1, round(cfg.valid_fraction * len(out.train)))
-        out.valid = [out.train[k] for k in sorted(order[:n_valid])]
-        out.train = [out.train[k] for k in sorted(order[n_valid:])]
+        out.valid = list(_subset(out.train, np.sort(order[:n_valid])))
+        out.train = _subset(out.train, np.sort(order[n_valid:]))
     if cfg.max_train is not None and len(out.train) > cfg.max_train:
-        out.sources = None
+        out.sources = out.file_statistics = None
         order = rng.permutation(len(out.train))
-        out.train = [out.train[k] for k in sorted(order[: cfg.max_train])]
+        out.train = _subset(out.train, np.sort(order[: cfg.max_train]))
+    return out
+
+
+def _subset(train: Sequence[Configuration], indices: np.ndarray) -> Sequence[Configuration]:
+    if isinstance(train, list):
+        return [train[int(k)] for k in indices]
+    return SubsetSource(train, indices)
+
+
+def _load_streamed(where: str, cfg: HeadDataConfig, name: str, cutoff: float, write: bool):
+    """A head whose training files are read lazily; valid/test files into memory."""
+    keys = _keys(cfg.keys, where)
+    for split in ("train", "valid", "test"):
+        check_files(getattr(cfg, split), f"{where}.{split}")
+    if cfg.dataset is not None:
+        _check_dataset(cfg.dataset, where)
+    weights = cfg.config_type_weights or None
+    out = HeadSplits(name)
+    acc = StatisticsAccumulator(name, cutoff)
+    status: dict[str, str] = {}
+    parts = []
+    for f in cfg.train:
+        source = open_source(f, keys=keys, head=name, heads=[name], config_type_weights=weights)
+
+        def read(f=f):
+            return iter_configurations(
+                f, keys=keys, head=name, heads=[name], config_type_weights=weights
+            )
+
+        part, status[f] = cached_statistics(
+            f, read, head=name, cutoff=cutoff, keys=cfg.keys, write=write
+        )
+        if part.num_configs != len(source):
+            raise DataError(
+                f"the statistics of the file count {part.num_configs} structures, the file "
+                f"has {len(source)}; delete its statistics cache",
+                file=f,
+            )
+        if part.isolated_positions:
+            keep = np.ones(len(source), dtype=bool)
+            keep[part.isolated_positions] = False
+            source = SubsetSource(source, np.flatnonzero(keep))
+        parts.append(source)
+        acc.merge(part)
+    out.train = parts[0] if len(parts) == 1 else ConcatSource(parts)
+    out.isolated_e0s = acc.isolated_e0s
+    out.train_elements = set(acc.structure_elements)
+    out.file_statistics = (acc, status)
+    out.sources = TrainSources(
+        tuple(cfg.train), len(out.train), dict(cfg.keys), dict(cfg.config_type_weights)
+    )
+    for split in ("valid", "test"):
+        files = getattr(cfg, split)
+        if files:
+            configs = _read(files, keys, name, weights)
+        elif cfg.dataset is not None:
+            configs = _bundled_split(cfg.dataset, split, name)
+        else:
+            configs = []
+        setattr(out, split, configs)
     return out
 
 
@@ -240,7 +340,11 @@ def train_statistics(
     status: dict[str, str] = {}
     rest: Sequence[Configuration] = head.train
     src = head.sources
-    if src is not None:
+    if src is not None and head.file_statistics is not None:
+        part, status = head.file_statistics
+        acc.merge(part)
+        rest = head.train[src.count :]
+    elif src is not None:
         keys = _keys(src.keys, f"heads.{head.name}")
         for f in src.files:
 

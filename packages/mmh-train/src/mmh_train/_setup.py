@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from mmh_data import (
+    ConcatSource,
     Configuration,
     StatisticsAccumulator,
     average_e0s,
@@ -76,7 +77,7 @@ def _resolve_e0s(
     """A head's E0s over the element table and how they were obtained. ``stats`` are the
     head's training statistics (one pass); without them the training structures are
     read for ``"average"``."""
-    present = set(stats.elements) if stats is not None else _elements(head.train)
+    present = set(stats.structure_elements) if stats is not None else _elements(head.train)
     where = f"heads.{head.name}.e0s"
     if spec is None:
         spec = "isolated" if recipe == "pretrain" else "estimated"
@@ -106,11 +107,34 @@ def _no_train_error(name: str) -> ConfigError:
     return ConfigError(f"heads.{name}: the head has no training data")
 
 
-def _load_heads(config: TrainConfig, heads: dict[str, HeadDataConfig]) -> dict[str, HeadSplits]:
+#: Suffixes of the formats read lazily by ``training.streaming: auto``.
+STREAMED_SUFFIXES = (".lmdb", ".aselmdb")
+
+
+def _streams(config: TrainConfig, cfg: HeadDataConfig) -> bool:
+    mode = config.training.streaming
+    if mode == "auto":
+        return bool(cfg.train) and all(
+            Path(f).suffix.lower() in STREAMED_SUFFIXES for f in cfg.train
+        )
+    return mode == "on"
+
+
+def _load_heads(
+    config: TrainConfig, heads: dict[str, HeadDataConfig], *, stream: bool = False
+) -> dict[str, HeadSplits]:
     out = {}
+    write = distributed_rank()[0] == 0
     for name, cfg in heads.items():
-        splits = load_head(name, cfg, seed=config.seed)
-        if not splits.train:
+        splits = load_head(
+            name,
+            cfg,
+            seed=config.seed,
+            stream=stream and _streams(config, cfg),
+            cutoff=config.model.r_max,
+            write=write,
+        )
+        if len(splits.train) == 0:
             raise _no_train_error(name)
         out[name] = splits
     return out
@@ -126,7 +150,11 @@ def _add_bridging(
     data = load_bridging(config.bridging, heads, seed=config.seed)
     for name, configs in data.per_head.items():
         if name in splits:
-            splits[name].train = splits[name].train + configs
+            train = splits[name].train
+            if isinstance(train, list):
+                splits[name].train = train + configs
+            else:
+                splits[name].train = ConcatSource([train, configs])
     return data
 
 
@@ -144,7 +172,7 @@ def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
     if config.finetune is not None:
         raise ConfigError("the configuration has a 'finetune' section; run 'mmh-train finetune'")
     heads_cfg = config.heads or DEFAULT_PRETRAIN_HEADS
-    splits = _load_heads(config, heads_cfg)
+    splits = _load_heads(config, heads_cfg, stream=True)
     bridging = _add_bridging(config, splits, list(splits))
     found = set().union(*(s.elements() for s in splits.values()))
     if config.model.elements is not None:

@@ -73,7 +73,8 @@ class LinearInteraction(InteractionBlock):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         skip = self.skip_tp(node_feats, species) if self.residual else None
         h = self.linear_up(node_feats)
-        a = self.linear(self.convolve(h, edge_sh, edge_radial, cutoff, edge_index))
+        weights = self.conv_tp_weights(edge_radial)
+        a = self.linear(self.convolve(h, edge_sh, weights, cutoff, edge_index))
         if self.density_normalised:
             density = self.density(edge_radial, cutoff, edge_index[1], node_feats.shape[0])
             a = a / (density + 1)

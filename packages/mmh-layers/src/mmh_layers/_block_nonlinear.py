@@ -12,6 +12,31 @@ from ._irreps import channels_last, scalar_irreps
 from ._mlp import RadialMLP
 
 
+def _split_input_mlp(
+    mlp: RadialMLP,
+    edge_radial: torch.Tensor,
+    source: torch.Tensor,
+    target: torch.Tensor,
+    edge_index: torch.Tensor,
+) -> torch.Tensor:
+    """``mlp(cat[edge_radial, source[sender], target[receiver]])`` without the concatenation.
+
+    The first layer is linear, so its product with the concatenated edge features splits
+    into the product with the radial features plus per-node products of the embeddings,
+    gathered per edge: the same function, with no ``[E, num_bessel + 2 x scalars]`` tensor
+    and node-sized instead of edge-sized GEMMs for the embedding parts.
+    """
+    first = mlp[0]
+    nb, ns = edge_radial.shape[1], source.shape[1]
+    w = first.weight
+    hidden = torch.addmm(first.bias, edge_radial, w[:, :nb].t())
+    hidden = hidden + (source @ w[:, nb : nb + ns].t())[edge_index[0]]
+    hidden = hidden + (target @ w[:, nb + ns :].t())[edge_index[1]]
+    for layer in list(mlp)[1:]:
+        hidden = layer(hidden)
+    return hidden
+
+
 @register_interaction_block("nonlinear")
 class NonLinearInteraction(InteractionBlock):
     r"""Interaction block with element embeddings, density normalisation, residual and gate.
@@ -59,20 +84,19 @@ class NonLinearInteraction(InteractionBlock):
         edge_index: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         num_nodes = node_feats.shape[0]
-        sender, receiver = edge_index[0], edge_index[1]
+        receiver = edge_index[1]
         skip = self.skip_tp(node_feats)
         h = self.linear_up(node_feats)
         residual = self.linear_res(h)
-        edge_feats = torch.cat(
-            [
-                edge_radial,
-                self.source_embedding(species)[sender],
-                self.target_embedding(species)[receiver],
-            ],
-            dim=-1,
-        )
-        density = self.density(edge_feats, cutoff, receiver, num_nodes)
-        a = self.convolve(h, edge_sh, edge_feats, cutoff, edge_index)
+        source = self.source_embedding(species)
+        target = self.target_embedding(species)
+        weights = _split_input_mlp(self.conv_tp_weights, edge_radial, source, target, edge_index)
+        edge_density = _split_input_mlp(self.density_fn, edge_radial, source, target, edge_index)
+        edge_density = torch.tanh(edge_density**2)
+        if cutoff is not None:
+            edge_density = edge_density * cutoff
+        density = _ops.scatter_sum(edge_density, receiver, num_nodes)
+        a = self.convolve(h, edge_sh, weights, cutoff, edge_index)
         a = self.linear_1(a) / (self.beta * density + self.alpha) + residual
         a = self.linear_2(self.gate(a))
         return channels_last(a, self._target_layout), skip

@@ -117,19 +117,18 @@ class InteractionBlock(torch.nn.Module):
         self,
         h: torch.Tensor,
         edge_sh: torch.Tensor,
-        edge_feats: torch.Tensor,
+        weights: torch.Tensor,
         cutoff: torch.Tensor | None,
         edge_index: torch.Tensor,
     ) -> torch.Tensor:
-        """``sum_j conv_tp(h_j, Y(r_ij); w_ij)`` over the senders ``j`` of each receiver ``i``,
-        with ``w_ij = conv_tp_weights(edge_feats) [* f(r_ij)]``.
+        """``sum_j conv_tp(h_j, Y(r_ij); w_ij [* f(r_ij)])`` over the senders ``j`` of each
+        receiver ``i``; ``weights`` is the radial MLP output, ``cutoff`` the envelope or None.
 
         On CPU tensors this runs the native fused kernel when it is available (no per-edge
         message tensor); otherwise, and on other devices, the e3nn product and a scatter.
         The product is linear in each operand, so the fused path multiplies the envelope into
         the (16-wide) harmonics instead of the (``K x C``-wide) weights: the same function.
         """
-        weights = self.conv_tp_weights(edge_feats)
         if self.fused_conv is not None and h.device.type == "cpu" and _native.native_enabled():
             if cutoff is not None:
                 edge_sh = edge_sh * cutoff

@@ -3,6 +3,9 @@ workers with exact resume."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 from mmh_data import Configuration, DataError, GraphBuilder
@@ -106,11 +109,29 @@ def _worker_config(tmp_path, name, **training):
     return write_config(tmp_path / f"{name}.yaml", cfg)
 
 
+def _processes_of(config) -> list[int]:
+    """Processes whose command line names ``config``."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(config).encode() in cmdline:
+            out.append(int(proc.name))
+    return out
+
+
 def test_workers_and_bounds_keep_exact_resume(tmp_path, capsys):
     assert main(["pretrain", str(_worker_config(tmp_path, "whole"))]) == 0
     config = _worker_config(tmp_path, "killed", num_workers=2, max_atoms=48)
     killed_at = run_and_sigkill("pretrain", config, tmp_path / "killed" / "metrics.jsonl", 20)
     assert 17 <= killed_at < 40
+    # the data workers end with the killed process
+    deadline = time.monotonic() + 30
+    while _processes_of(config) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _processes_of(config)
     capsys.readouterr()
     assert main(["pretrain", str(config), "--resume"]) == 0
     assert_same_run(tmp_path / "whole", tmp_path / "killed", 40)

@@ -4,6 +4,9 @@ atoms and edges."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -191,6 +194,24 @@ def _identity(item):
 
 def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """On Linux, have the kernel end this worker when the training process dies (a
+    SIGKILL leaves no chance to stop the workers, and a worker blocked on a full result
+    queue would wait forever)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
 
 
 def step_loader(

@@ -26,6 +26,19 @@ def _single_multiplicity(irreps: o3.Irreps) -> int | None:
     return muls.pop() if len(muls) == 1 else None
 
 
+def _ir_mul_positions(blocks: tuple[tuple[int, int], ...]) -> torch.Tensor:
+    """For each position of a ``mul_ir`` vector (blocks of ``mul x dim``, one ``mul`` = C),
+    its position in the ``[sum(dim), C]`` channel-innermost layout."""
+    positions, comp = [], 0
+    channels = blocks[0][0] if blocks else 0
+    for mul, dim in blocks:
+        for u in range(mul):
+            for m in range(dim):
+                positions.append((comp + m) * channels + u)
+        comp += dim
+    return torch.tensor(positions, dtype=torch.long)
+
+
 def coupling_paths(tp: o3.TensorProduct) -> tuple[torch.Tensor, torch.Tensor]:
     """The sparse path list of a channel-wise (``uvu``) e3nn tensor product.
 
@@ -108,6 +121,8 @@ class FusedConvolution(torch.nn.Module):
         self.out_layout = tuple((mul, ir.dim) for mul, ir in tp.irreps_out)
         self.num_weight_rows = len(tp.instructions)
         self.num_out = sum(d for _, d in self.out_layout)
+        self._in_perm = _ir_mul_positions(self.in_layout).argsort()
+        self._out_perm = _ir_mul_positions(self.out_layout)
         index, coef = coupling_paths(tp)
         # plain attributes, not buffers: the kernel runs on the CPU, and the coefficients
         # stay float64 whatever dtype the model is cast to
@@ -128,19 +143,16 @@ class FusedConvolution(torch.nn.Module):
         )
 
     def _to_ir_mul(self, h: torch.Tensor) -> torch.Tensor:
-        n, pieces, start = h.shape[0], [], 0
-        for mul, dim in self.in_layout:
-            pieces.append(h[:, start : start + mul * dim].reshape(n, mul, dim))
-            start += mul * dim
-        x = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=2)
-        return x.transpose(1, 2).contiguous()
+        """``[N, irreps_in.dim]`` (``mul_ir``) → ``[N, I, C]``, one gather."""
+        if self._in_perm.device != h.device:
+            self._in_perm = self._in_perm.to(h.device)
+        return h.index_select(1, self._in_perm).view(h.shape[0], -1, self.channels)
 
     def _to_mul_ir(self, a: torch.Tensor) -> torch.Tensor:
-        n, pieces, start = a.shape[0], [], 0
-        for mul, dim in self.out_layout:
-            pieces.append(a[:, start : start + dim].transpose(1, 2).reshape(n, mul * dim))
-            start += dim
-        return torch.cat(pieces, dim=1)
+        """``[N, O, C]`` → ``[N, irreps_out.dim]`` (``mul_ir``), one gather."""
+        if self._out_perm.device != a.device:
+            self._out_perm = self._out_perm.to(a.device)
+        return a.reshape(a.shape[0], -1).index_select(1, self._out_perm)
 
     def forward(
         self,

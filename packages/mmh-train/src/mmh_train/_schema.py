@@ -166,9 +166,8 @@ def config_schema() -> dict[str, Any]:
     :func:`mmh_train.load_config` rejects them.
 
     Example:
-        >>> schema = config_schema()
-        >>> schema["properties"]["training"]["$ref"]
-        '#/$defs/TrainingConfig'
+        >>> config_schema().get("title")
+        'mmh-train configuration'
     """
     builder = _Builder()
     root = builder.dataclass_schema(TrainConfig)

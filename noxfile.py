@@ -37,6 +37,17 @@ def gpu(session: nox.Session) -> None:
 
 
 @nox.session
+def ecosystem(session: nox.Session) -> None:
+    """mmh models in janus-core (the ``ecosystem`` dependency group), in an environment of
+    its own so the workspace environment is left as it is."""
+    env = {"UV_PROJECT_ENVIRONMENT": str(pathlib.Path(session.create_tmp()) / "ecosystem-env")}
+    session.run(
+        "uv", "run", "--frozen", "--group", "ecosystem", "pytest",
+        "packages/mmh-ase/tests/test_ecosystem.py", *session.posargs, external=True, env=env,
+    )  # fmt: skip
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check, and the lock file check."""
     session.run("uv", "lock", "--check", external=True)

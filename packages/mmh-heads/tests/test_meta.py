@@ -112,3 +112,27 @@ def test_list_heads_cli_prints_the_metadata(tmp_path, capsys):
 def test_meta_survives_dtype_conversion():
     model = _with_meta().to(torch.float32)
     assert model.head_meta[model.heads[0]] == PBE
+
+
+def test_set_meta_cli_tags_a_head_and_keeps_the_weights(tmp_path, capsys):
+    model = make_model()
+    head = model.heads[0]
+    path = save_model(model, tmp_path / "m.safetensors")
+    out = tmp_path / "tagged.safetensors"
+    argv = ["set-meta", str(path), head, "-o", str(out), "--level-of-theory", "PBE"]
+    assert main([*argv, "--dispersion", "false", "--datasets", "omat, mptrj"]) == 0
+    assert "level of theory PBE; dispersion not included; datasets omat, mptrj" in (
+        capsys.readouterr().out
+    )
+    tagged = load_model(out)
+    assert tagged.head_meta == {head: PBE}
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, tagged.state_dict()[key]), key
+    # an update keeps the other fields; an existing output needs --force
+    assert main(["set-meta", str(out), head, "-o", str(out), "--notes", "x"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["set-meta", str(out), head, "-o", str(out), "--notes", "x", "--force"]) == 0
+    assert load_model(out).head_meta[head].notes == "x"
+    assert load_model(out).head_meta[head].level_of_theory == "PBE"
+    assert main(["set-meta", str(out), "nope", "-o", str(tmp_path / "n.safetensors")]) == 2
+    assert "has no head 'nope'" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The ``mmh-heads`` command: import mace-torch models, export to mace-torch, list heads.
+"""The ``mmh-heads`` command: import mace-torch models, export to mace-torch, list heads,
+set a head's metadata.
 
 Examples::
 
@@ -6,6 +7,8 @@ Examples::
     mmh-heads import-mace mace-mh-1.model -o omat.safetensors --heads omat_pbe
     mmh-heads list-heads mh1.safetensors
     mmh-heads export-mace finetuned.safetensors -o finetuned.model
+    mmh-heads set-meta mh1.safetensors omat_pbe --level-of-theory PBE --dispersion false \
+        --datasets OMAT -o mh1-tagged.safetensors
 """
 
 from __future__ import annotations
@@ -45,7 +48,47 @@ def _parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list-heads", help="the heads of a model file and where it came from")
     lst.add_argument("model", help="mmh model file (.safetensors)")
     lst.add_argument("--json", action="store_true", help="print JSON")
+
+    meta = sub.add_parser("set-meta", help="set the metadata of one head (weights unchanged)")
+    meta.add_argument("model", help="mmh model file (.safetensors)")
+    meta.add_argument("head", help="the head")
+    meta.add_argument("-o", "--output", required=True, help="model file to write")
+    meta.add_argument("--level-of-theory", help="e.g. PBE, r2SCAN, wB97M-V/def2-TZVPD")
+    meta.add_argument(
+        "--dispersion",
+        choices=("true", "false"),
+        help="whether the head's labels include a dispersion correction",
+    )
+    meta.add_argument("--datasets", help="training datasets, comma-separated")
+    meta.add_argument("--notes", help="free text")
+    meta.add_argument("--force", action="store_true", help="overwrite the output if it exists")
     return parser
+
+
+def _set_meta(args) -> None:
+    from pathlib import Path
+
+    from ._file import load_model, save_model
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    model = load_model(args.model)
+    if args.head not in model.heads:
+        raise ValueError(f"{args.model} has no head {args.head!r}; its heads are {model.heads}")
+    old = model.head_meta.get(args.head)
+    meta = old.to_dict() if old else {}
+    if args.level_of_theory is not None:
+        meta["level_of_theory"] = args.level_of_theory
+    if args.dispersion is not None:
+        meta["dispersion"] = args.dispersion == "true"
+    if args.datasets is not None:
+        meta["datasets"] = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    if args.notes is not None:
+        meta["notes"] = args.notes
+    model.set_head_meta(args.head, meta)
+    save_model(model, out)
+    _print_description(describe(str(out)))
 
 
 def describe(path: str) -> dict:
@@ -148,13 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             out = export_mace(args.input, args.output, python=args.python, force=args.force)
             print(f"wrote {out}")
+        elif args.command == "set-meta":
+            _set_meta(args)
         else:
             info = describe(args.model)
             if args.json:
                 print(json.dumps(info, indent=1))
             else:
                 _print_description(info)
-    except (MaceFileError, ModelFileError, FileExistsError, FileNotFoundError) as err:
+    except (MaceFileError, ModelFileError, FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"mmh-heads: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -133,3 +133,66 @@ class CueSymmetricContraction(torch.nn.Module):
         w = torch.einsum("zau,ab->zbu", w, self.op.projection.to(w.dtype)).flatten(1)
         out = self.op.f([w, x.transpose(1, 2).flatten(1)], input_indices={0: species.int()})
         return self.op.transpose_out(out[0])
+
+
+class CueFusedConvolution(torch.nn.Module):
+    """The whole edge convolution as one indexed cuequivariance polynomial (no parameters).
+
+    ``A_i = sum_j conv_tp(h_j, Y(r_ij); w_ij)`` with the sender features gathered and the
+    messages summed into the receivers inside the polynomial (``input_indices`` /
+    ``output_indices``), in the channel-innermost ``ir_mul`` layout that its
+    ``uniform_1d`` CUDA kernel works in; no per-edge message tensor exists. Features enter and
+    leave in e3nn's ``mul_ir`` layout by one gather each. On the CPU it runs through
+    cuequivariance's PyTorch implementation (for checks; mmh's native kernel is the CPU path).
+
+    Called as :class:`~mmh_layers.FusedConvolution`:
+    ``(h [N, irreps_node.dim], edge_sh [E, S], weights [E, weight_numel], edge_index [2, E])``.
+    """
+
+    def __init__(self, irreps_node: o3.Irreps, irreps_sh: o3.Irreps, irreps_mid: o3.Irreps) -> None:
+        super().__init__()
+        from ._fused_conv import _ir_mul_positions
+
+        irreps_node, irreps_mid = o3.Irreps(irreps_node), o3.Irreps(irreps_mid)
+        filter_out = sorted({ir for _, ir in irreps_mid})
+        descriptor = cue.descriptors.channelwise_tensor_product(
+            _cue_irreps(irreps_node),
+            _cue_irreps(irreps_sh),
+            [cue.O3(ir.l, ir.p) for ir in filter_out],
+        )
+        produced = str(descriptor.outputs[0].irreps)
+        if produced != str(irreps_mid):
+            raise RuntimeError(
+                f"cuequivariance convolution gives {produced}, expected {irreps_mid}"
+            )
+        polynomial = descriptor.flatten_coefficient_modes().squeeze_modes().polynomial
+        self.op = cuet.SegmentedPolynomial(
+            polynomial,
+            method="uniform_1d" if torch.cuda.is_available() else "naive",
+            math_dtype=torch.get_default_dtype(),
+        )
+        blocks_in = tuple((mul, ir.dim) for mul, ir in irreps_node)
+        blocks_out = tuple((mul, ir.dim) for mul, ir in irreps_mid)
+        self.register_buffer("in_perm", _ir_mul_positions(blocks_in).argsort(), persistent=False)
+        self.register_buffer("out_perm", _ir_mul_positions(blocks_out), persistent=False)
+
+    @staticmethod
+    def applies(h: torch.Tensor) -> bool:
+        """Always: the cueq backend convolves this way on every device."""
+        return True
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        edge_sh: torch.Tensor,
+        weights: torch.Tensor,
+        edge_index: torch.Tensor,
+    ) -> torch.Tensor:
+        x = h.index_select(1, self.in_perm)
+        (out,) = self.op(
+            [weights, x, edge_sh.to(weights.dtype)],
+            input_indices={1: edge_index[0]},
+            output_shapes={0: h[:, :1]},
+            output_indices={0: edge_index[1]},
+        )
+        return out.index_select(1, self.out_perm)

@@ -18,6 +18,8 @@ import copy
 import torch
 from e3nn import o3
 
+from ._native import native_enabled
+
 __all__ = ["FusedConvolution", "coupling_paths"]
 
 
@@ -141,6 +143,11 @@ class FusedConvolution(torch.nn.Module):
             and all(tp.irreps_in2[ins.i_in2].mul == 1 for ins in tp.instructions)
             and tp.weight_numel == c * len(tp.instructions)
         )
+
+    @staticmethod
+    def applies(h: torch.Tensor) -> bool:
+        """Whether this path runs for features ``h``: CPU tensors, native kernels enabled."""
+        return h.device.type == "cpu" and native_enabled()
 
     def _to_ir_mul(self, h: torch.Tensor) -> torch.Tensor:
         """``[N, irreps_in.dim]`` (``mul_ir``) → ``[N, I, C]``, one gather."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from e3nn import o3
 
-from . import _native, _ops
+from . import _ops
 from ._fused_conv import FusedConvolution
 from ._irreps import conv_irreps_and_instructions, layout
 
@@ -108,10 +108,16 @@ class InteractionBlock(torch.nn.Module):
         self.conv_tp = _ops.conv_tensor_product(
             spec.irreps_edge, spec.irreps_sh, self.irreps_mid, instructions, spec.backend
         )
-        # the native fused form of the same product, used on CPU tensors (see _native)
-        self.fused_conv = (
-            FusedConvolution(self.conv_tp) if FusedConvolution.supports(self.conv_tp) else None
-        )
+        # the fused form of the same convolution (gather, product and scatter in one
+        # operation): cuequivariance's indexed polynomial for the cueq backend, on every
+        # device; mmh's native kernel for the e3nn backend, on CPU tensors (see _native)
+        self.fused_conv: torch.nn.Module | None = None
+        if spec.backend == "cueq":
+            from ._cueq import CueFusedConvolution
+
+            self.fused_conv = CueFusedConvolution(spec.irreps_edge, spec.irreps_sh, self.irreps_mid)
+        elif FusedConvolution.supports(self.conv_tp):
+            self.fused_conv = FusedConvolution(self.conv_tp)
 
     def convolve(
         self,
@@ -124,12 +130,13 @@ class InteractionBlock(torch.nn.Module):
         """``sum_j conv_tp(h_j, Y(r_ij); w_ij [* f(r_ij)])`` over the senders ``j`` of each
         receiver ``i``; ``weights`` is the radial MLP output, ``cutoff`` the envelope or None.
 
-        On CPU tensors this runs the native fused kernel when it is available (no per-edge
-        message tensor); otherwise, and on other devices, the e3nn product and a scatter.
+        With the cueq backend this is cuequivariance's indexed convolution; with e3nn, on CPU
+        tensors, the native fused kernel when it is available. Neither forms a per-edge
+        message tensor. Otherwise (e3nn on other devices) the e3nn product and a scatter.
         The product is linear in each operand, so the fused path multiplies the envelope into
         the (16-wide) harmonics instead of the (``K x C``-wide) weights: the same function.
         """
-        if self.fused_conv is not None and h.device.type == "cpu" and _native.native_enabled():
+        if self.fused_conv is not None and self.fused_conv.applies(h):
             if cutoff is not None:
                 edge_sh = edge_sh * cutoff
             return self.fused_conv(h, edge_sh, weights, edge_index)

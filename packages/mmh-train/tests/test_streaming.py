@@ -8,7 +8,8 @@ import numpy as np
 from ase import Atoms
 from mmh_data import ConfigurationSource, configurations_from_atoms, datasets, write_lmdb
 from mmh_train import TrainConfig, Trainer, prepare_pretrain, read_log
-from train_kit import pretrain_config
+from mmh_train.cli import main
+from train_kit import assert_same_run, pretrain_config, run_and_sigkill, write_config
 
 
 def _store(path):
@@ -51,3 +52,23 @@ def test_streamed_training_equals_training_from_memory(tmp_path):
     np.testing.assert_allclose(lazy_losses, mem_losses, rtol=1e-12, atol=0)
     assert "train" not in lazy_results["metrics"] or not lazy_results["metrics"]["train"]
     assert lazy_results["metrics"]["valid"] == mem_results["metrics"]["valid"]
+
+
+def test_sigkill_and_resume_with_a_streamed_store_and_workers(tmp_path, capsys):
+    store = _store(tmp_path / "bulk.lmdb")
+
+    def config(name, **training):
+        cfg = pretrain_config(tmp_path, output=str(tmp_path / name))
+        cfg["heads"] = {"bulk": {"train": [str(store)], "e0s": "average"}}
+        cfg["training"].update(
+            epochs=8, batch_size=4, checkpoint_every=3, deterministic=True, **training
+        )
+        return write_config(tmp_path / f"{name}.yaml", cfg)
+
+    assert main(["pretrain", str(config("whole"))]) == 0
+    killed = config("killed", num_workers=2)
+    killed_at = run_and_sigkill("pretrain", killed, tmp_path / "killed" / "metrics.jsonl", 20)
+    assert 17 <= killed_at < 48
+    capsys.readouterr()
+    assert main(["pretrain", str(killed), "--resume"]) == 0
+    assert_same_run(tmp_path / "whole", tmp_path / "killed", 48)

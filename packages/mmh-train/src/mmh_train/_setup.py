@@ -193,7 +193,8 @@ def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
         e0s[name], methods[name] = _resolve_e0s(
             head, heads_cfg[name].e0s, table, recipe="pretrain", stats=acc
         )
-        stats = acc.result(e0s[name])
+        # isolated-only elements do not enter the figures; their E0 is just a placeholder
+        stats = acc.result({**acc.isolated_e0s, **e0s[name]})
         scale[name] = stats.rms_force if stats.rms_force > 0 else 1.0
         shift[name] = stats.mean_interaction_energy
         neighbours += stats.avg_num_neighbours * stats.num_atoms

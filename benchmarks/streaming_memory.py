@@ -141,6 +141,10 @@ def worker(config_file: str, result_file: str) -> None:
         "total_s": time.perf_counter() - start,
         "rss_after_setup_mb": after_setup["VmRSS"],
         "peak_rss_mb": end["VmHWM"],
+        "rss_end_mb": end["VmRSS"],
+        "rss_anon_end_mb": end["RssAnon"],
+        "rss_file_end_mb": end["RssFile"],
+        "rss_anon_after_setup_mb": after_setup["RssAnon"],
         "statistics": setup.summary.get("statistics_cache"),
     }
     Path(f"{result_file}.{ctx.rank}").write_text(json.dumps(result))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import platform
 import threading
@@ -54,6 +55,17 @@ def _cpu_tag() -> str:
 
 
 def _build() -> None:
+    # torch's extension module logs about CUDA at import; this build is CPU-only
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        _load()
+    finally:
+        log.setLevel(level)
+
+
+def _load() -> None:
     from torch.utils import cpp_extension
 
     flags = ["-O3", "-fopenmp", "-ffp-contract=fast"]

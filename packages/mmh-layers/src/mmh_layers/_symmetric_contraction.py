@@ -146,9 +146,67 @@ class SymmetricContraction(torch.nn.Module):
             return x.new_zeros(c, n, m_dim)
         return acc
 
+    def _pair_weights(self, element: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The folded weights of all output blocks as one matrix on the pair features.
+
+        Returns ``W [C, D^2 + D, sum_k M_k D]`` and ``bias [C, 1, sum_k M_k D]``: column block
+        ``k`` holds, for output component ``m`` and first index ``i1``, the order-3 weights of
+        the pairs ``(i2, i3)`` (``D^2`` rows), then the order-2 weights (``D`` rows); ``bias``
+        holds the order-1 weights. Orders without coupling paths contribute zeros.
+        """
+        c, d = self.channels, self.dim_in
+        columns, biases = [], []
+        for k, m in enumerate(self._out_dims):
+            rows = []
+            if self.correlation >= 3:
+                t3 = self._folded(k, 3, element)
+                rows.append(
+                    self._zeros(c, d * d, m * d)
+                    if t3 is None
+                    else t3.reshape(c, m * d, d * d).transpose(1, 2)
+                )
+            t2 = self._folded(k, 2, element)
+            rows.append(
+                self._zeros(c, d, m * d) if t2 is None else t2.reshape(c, m * d, d).transpose(1, 2)
+            )
+            columns.append(torch.cat(rows, dim=1))
+            t1 = self._folded(k, 1, element)
+            biases.append(self._zeros(c, 1, m * d) if t1 is None else t1.reshape(c, 1, m * d))
+        return torch.cat(columns, dim=2), torch.cat(biases, dim=2)
+
+    def _zeros(self, *shape: int) -> torch.Tensor:
+        w = next(iter(self.weights.values()))
+        return w.new_zeros(shape)
+
+    def _contract_pairs(self, xc: torch.Tensor, element: int) -> list[torch.Tensor]:
+        """All output blocks for ``xc [C, n, D]`` at correlation 2 or 3, as ``[C, n, M_k]``.
+
+        ``B_m = sum_i1 x_i1 (sum_{i2 i3} W3 x_i2 x_i3 + sum_i2 W2 x_i2 + W1)``: one GEMM per
+        channel on the ``D^2`` pair products and the ``D`` features, for all output blocks at
+        once, then a contraction with ``x``. The same polynomial as the Horner scheme, with no
+        ``[C, n, M D^2]`` temporary.
+        """
+        c, n, d = xc.shape
+        weight, bias = self._pair_weights(element)
+        if self.correlation >= 3:
+            pairs = (xc.unsqueeze(-1) * xc.unsqueeze(-2)).reshape(c, n, d * d)
+            feats = torch.cat([pairs, xc], dim=2)
+        else:
+            feats = xc
+        inner = torch.baddbmm(bias, feats, weight)  # [C, n, sum_k M_k D]
+        blocks, start = [], 0
+        for m in self._out_dims:
+            z = inner[:, :, start : start + m * d].reshape(c, n, m, d)
+            blocks.append((z * xc.unsqueeze(2)).sum(-1))
+            start += m * d
+        return blocks
+
     def _contract(self, x: torch.Tensor, element: int) -> torch.Tensor:
         """``x [n, C, D]`` → ``[n, irreps_out.dim]`` for nodes of one weight set."""
         xc = x.transpose(0, 1).contiguous()  # [C, n, D]
+        if self.correlation in (2, 3):
+            blocks = self._contract_pairs(xc, element)
+            return torch.cat([b.permute(1, 0, 2).reshape(x.shape[0], -1) for b in blocks], -1)
         blocks = []
         for k in range(len(self._out_dims)):
             b = self._contract_block(xc, k, element)  # [C, n, M]

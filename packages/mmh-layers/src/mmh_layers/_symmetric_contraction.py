@@ -146,33 +146,33 @@ class SymmetricContraction(torch.nn.Module):
             return x.new_zeros(c, n, m_dim)
         return acc
 
-    def _pair_weights(self, element: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The folded weights of all output blocks as one matrix on the pair features.
+    def _pair_weights(self, element: int) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """The folded weights of all output blocks as matrices on the pair features.
 
-        Returns ``W [C, D^2 + D, sum_k M_k D]`` and ``bias [C, 1, sum_k M_k D]``: column block
-        ``k`` holds, for output component ``m`` and first index ``i1``, the order-3 weights of
-        the pairs ``(i2, i3)`` (``D^2`` rows), then the order-2 weights (``D`` rows); ``bias``
-        holds the order-1 weights. Orders without coupling paths contribute zeros.
+        Returns ``W3 [C, D^2, sum_k M_k D]`` (None below correlation 3), ``W2 [C, D, ...]``
+        and ``bias [C, 1, ...]``: column block ``k`` holds, for output component ``m`` and
+        first index ``i1``, the order-3 weights of the pairs ``(i2, i3)``, the order-2 weights
+        of ``i2`` and the order-1 weights. Orders without coupling paths contribute zeros.
         """
         c, d = self.channels, self.dim_in
-        columns, biases = [], []
+        w3, w2, bias = [], [], []
         for k, m in enumerate(self._out_dims):
-            rows = []
             if self.correlation >= 3:
                 t3 = self._folded(k, 3, element)
-                rows.append(
+                w3.append(
                     self._zeros(c, d * d, m * d)
                     if t3 is None
                     else t3.reshape(c, m * d, d * d).transpose(1, 2)
                 )
             t2 = self._folded(k, 2, element)
-            rows.append(
+            w2.append(
                 self._zeros(c, d, m * d) if t2 is None else t2.reshape(c, m * d, d).transpose(1, 2)
             )
-            columns.append(torch.cat(rows, dim=1))
             t1 = self._folded(k, 1, element)
-            biases.append(self._zeros(c, 1, m * d) if t1 is None else t1.reshape(c, 1, m * d))
-        return torch.cat(columns, dim=2), torch.cat(biases, dim=2)
+            bias.append(self._zeros(c, 1, m * d) if t1 is None else t1.reshape(c, 1, m * d))
+        # contiguous operands: torch runs strided batched GEMMs on a slow path
+        w3_all = torch.cat(w3, dim=2).contiguous() if w3 else None
+        return w3_all, torch.cat(w2, dim=2).contiguous(), torch.cat(bias, dim=2)
 
     def _zeros(self, *shape: int) -> torch.Tensor:
         w = next(iter(self.weights.values()))
@@ -187,13 +187,11 @@ class SymmetricContraction(torch.nn.Module):
         ``[C, n, M D^2]`` temporary.
         """
         c, n, d = xc.shape
-        weight, bias = self._pair_weights(element)
-        if self.correlation >= 3:
+        w3, w2, bias = self._pair_weights(element)
+        inner = torch.baddbmm(bias, xc, w2)  # [C, n, sum_k M_k D]
+        if w3 is not None:
             pairs = (xc.unsqueeze(-1) * xc.unsqueeze(-2)).reshape(c, n, d * d)
-            feats = torch.cat([pairs, xc], dim=2)
-        else:
-            feats = xc
-        inner = torch.baddbmm(bias, feats, weight)  # [C, n, sum_k M_k D]
+            inner = torch.baddbmm(inner, pairs, w3)
         blocks, start = [], 0
         for m in self._out_dims:
             z = inner[:, :, start : start + m * d].reshape(c, n, m, d)

@@ -190,3 +190,25 @@ def test_env_switch_and_build_failure(monkeypatch):
         fused = model(z, vectors, edge_index)
     for a, b in zip(out, fused, strict=True):
         assert _rel(b, a) < 1e-12
+
+
+def test_same_bits_for_any_number_of_threads():
+    """Each receiver (forward) and each sender (backward) is summed by one thread in edge
+    order, so the results do not depend on the thread count."""
+    tp = _product(16, target_l=3, dtype=torch.float32)
+    fused = FusedConvolution(tp)
+    h, sh, w, edge_index = _operands(tp, 40, 900, torch.float32, seed=3)
+    results = []
+    previous = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            inputs = [t.clone().requires_grad_() for t in (h, sh, w)]
+            out = fused(*inputs, edge_index)
+            grads = torch.autograd.grad((out**2).sum(), inputs)
+            results.append((out.detach(), *grads))
+    finally:
+        torch.set_num_threads(previous)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            assert torch.equal(a, b)

@@ -11,13 +11,18 @@ Example:
     >>> atoms.get_forces()  # doctest: +SKIP
 """
 
+from importlib import metadata as _metadata
+
 from ._batched import BatchEvaluator, evaluate_structures
 from ._calculator import MMHCalculator
 from ._dispersion import D3Dispersion, D3Params, DispersionUnavailableError
 from ._heads import HeadSelectionError, list_heads
 from ._registry import ml_peg_entry
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mmh-ase")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BatchEvaluator",

@@ -13,6 +13,8 @@ Example:
     {'delta_mev': 0.0}
 """
 
+from importlib import metadata as _metadata
+
 from . import external
 from ._calculators import CALCULATORS, TBLITE_SETTINGS, make_calculator, model_calculator
 from ._diatomics import DIATOMIC_METRICS, curve_metrics, diatomic_curve, diatomics
@@ -45,7 +47,10 @@ except ModuleNotFoundError as _err:
 else:
     _HAVE_SPEED = True
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mmh-bench")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BENCHMARKS",

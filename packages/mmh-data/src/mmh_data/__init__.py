@@ -7,6 +7,8 @@ Data flow::
       --GraphBuilder--> AtomicGraph (torch) --collate--> Batch --> model
 """
 
+from importlib import metadata as _metadata
+
 from ._batch import Batch, collate
 from ._bridging import (
     BRIDGING_PROPERTIES,
@@ -68,7 +70,10 @@ from ._statistics_cache import SIDECAR_SUFFIX, cached_statistics, statistics_key
 from ._streaming import LMDBDataset, distributed_rank
 from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mmh-data")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BRIDGING_PROPERTIES",

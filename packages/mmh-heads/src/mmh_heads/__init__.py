@@ -5,6 +5,8 @@ the import of mace-torch model files (which never runs code from the file) and e
 The public names are re-exported here; the implementation modules are private.
 """
 
+from importlib import metadata as _metadata
+
 from ._config import ModelConfig
 from ._e0 import average_head_e0s, estimate_e0s, predict_energies
 from ._file import FORMAT_VERSION, ModelFileError, load_model, read_model_header, save_model
@@ -15,7 +17,10 @@ from ._meta import HeadMeta
 from ._model import MultiHeadMACE
 from ._readout import HeadReadout
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mmh-heads")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "FORMAT_VERSION",

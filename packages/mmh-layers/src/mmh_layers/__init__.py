@@ -3,6 +3,8 @@
 The public names are re-exported here; the implementation modules are private.
 """
 
+from importlib import metadata as _metadata
+
 from ._backbone import MACEBackbone
 from ._block_density import DensityInteraction, DensityNonResidualInteraction
 from ._block_linear import LinearInteraction, LinearNonResidualInteraction
@@ -27,7 +29,10 @@ from ._radial import AgnesiTransform, BesselBasis, PolynomialEnvelope, polynomia
 from ._symmetric_contraction import SymmetricContraction
 from ._zbl import ZBLRepulsion
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mmh-layers")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BACKENDS",

@@ -14,12 +14,16 @@ Example:
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
 from typing import Any
 
 from ._neighbours import torch_neighbour_list
 from ._potential import MMHPotential
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mmh-md")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 _LAZY = {
     "MMHTorchSimModel": "._torchsim",

@@ -12,6 +12,8 @@ Typical use is the ``mmh-train`` command with a YAML file; the same runs from Py
     results = pretrain(load_config("pretrain.yaml"))
 """
 
+from importlib import metadata as _metadata
+
 from ._bridging import BridgingData, load_bridging
 from ._checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from ._config import (
@@ -70,7 +72,10 @@ from ._textlog import LOGGER_NAME, TRAIN_LOG_NAME, train_log
 from ._trainer import LAST_MODEL_NAME, MODEL_NAME, Trainer, parameter_groups
 from ._typed import ConfigError
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mmh-train")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "CHECKPOINT_NAME",

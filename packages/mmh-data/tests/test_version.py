@@ -1,0 +1,9 @@
+"""The version has one source: the installed distribution's metadata."""
+
+from importlib.metadata import version
+
+import mmh_data
+
+
+def test_version_is_the_installed_metadata_version() -> None:
+    assert mmh_data.__version__ == version("mmh-data")

@@ -296,7 +296,9 @@ class TorchArchive:
 
     Example:
         >>> archive = TorchArchive("model.model")  # doctest: +SKIP
-        >>> root = archive.load()  # inert records and lazy arrays; nothing is executed
+        >>> root = archive.load()  # doctest: +SKIP
+
+        ``root`` holds inert records and lazy arrays; nothing is executed.
     """
 
     def __init__(self, path: str | Path) -> None:

@@ -1,6 +1,6 @@
 """The fused channel-wise convolution: gather by sender, tensor product, scatter to receivers.
 
-:class:`FusedConvolution` computes what an interaction block's e3nn path computes,
+`FusedConvolution` computes what an interaction block's e3nn path computes,
 
     ``A_i = sum_j conv_tp(h_j, Y(r_ij); w_ij)``  (``conv_tp`` a ``uvu`` e3nn ``TensorProduct``)
 
@@ -110,7 +110,7 @@ def coupling_paths(tp: o3.TensorProduct) -> tuple[torch.Tensor, torch.Tensor]:
 class FusedConvolution(torch.nn.Module):
     """The native fused form of one interaction block's convolution (no parameters).
 
-    Built from the block's e3nn ``conv_tp``; :meth:`supports` says whether it applies (one
+    Built from the block's e3nn ``conv_tp``; `supports` says whether it applies (one
     channel count across the node and output irreps, a ``uvu`` product). Called as
     ``(h [N, irreps_in.dim], edge_sh [E, S], weights [E, weight_numel], edge_index [2, E])``,
     it returns the scattered messages ``[N, irreps_out.dim]`` in e3nn's layout.

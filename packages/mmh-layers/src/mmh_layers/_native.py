@@ -3,11 +3,11 @@
 The C++ sources in ``csrc/`` are compiled on first use with the machine's C++ compiler
 (``torch.utils.cpp_extension``, cached in torch's extension directory) and register the
 ``torch.ops.mmh_native`` operators. Where they cannot be built (no compiler, no ninja, a
-failing build), :func:`native_available` returns False and warns once, naming the reason; the
+failing build), [`native_available`][mmh_layers.native_available] returns False and warns once, naming the reason; the
 models then run the e3nn reference path, which computes the same function.
 
 ``MMH_NATIVE=0`` in the environment switches the native kernels off (the e3nn path is used);
-:func:`use_native` does the same for a block of code.
+[`use_native`][mmh_layers.use_native] does the same for a block of code.
 
 The fused convolution ``conv_fwd(w, x, sh)`` is trilinear in its three tensor operands, so
 its gradient and every higher derivative are again sums of ``conv_fwd`` and ``conv_bwd``
@@ -118,7 +118,7 @@ def native_build_error() -> str | None:
 
 def native_enabled() -> bool:
     """Whether models use the native kernels on CPU tensors: not switched off (by
-    ``MMH_NATIVE=0`` or :func:`use_native`) and built."""
+    ``MMH_NATIVE=0`` or [`use_native`][mmh_layers.use_native]) and built."""
     enabled = _state["enabled"]
     if enabled is None:
         enabled = os.environ.get("MMH_NATIVE", "1").strip().lower() not in ("0", "false", "no")

@@ -24,19 +24,20 @@ class BatchEvaluator:
 
     The structures are cut into consecutive chunks of at most ``max_atoms`` atoms (a
     structure larger than that is a chunk of its own); each chunk is one
-    :class:`mmh_data.Batch` and one forward and backward pass of the model. The results
-    equal :class:`MMHCalculator`'s, structure by structure (same model, head, dtype,
-    device and dispersion), to floating-point summation order.
+    [`mmh_data.Batch`][] and one forward and backward pass of the model. The results
+    equal [`MMHCalculator`][mmh_ase.MMHCalculator]'s, structure by structure (same model, head,
+    dtype, device and dispersion), to floating-point summation order.
 
     Args:
-        model: A model file, a :class:`~mmh_heads.MultiHeadMACE` or an
-            :class:`MMHCalculator` whose model, head, dtype, device and dispersion are
-            used (then ``head`` and ``calculator_options`` must not be given).
-        head: The head to evaluate, as for :class:`MMHCalculator` (a multi-head model
-            needs one; an unknown head raises :class:`HeadSelectionError`).
+        model: A model file, a [`MultiHeadMACE`][mmh_heads.MultiHeadMACE] or an
+            [`MMHCalculator`][mmh_ase.MMHCalculator] whose model, head, dtype, device and dispersion
+            are used (then ``head`` and ``calculator_options`` must not be given).
+        head: The head to evaluate, as for [`MMHCalculator`][mmh_ase.MMHCalculator] (a multi-head
+            model needs one; an unknown head raises
+            [`HeadSelectionError`][mmh_ase.HeadSelectionError]).
         max_atoms: Most atoms in one model call.
         **calculator_options: ``dtype``, ``device``, ``dispersion``, ... of
-            :class:`MMHCalculator`.
+            [`MMHCalculator`][mmh_ase.MMHCalculator].
 
     Example:
         >>> from ase.build import bulk, molecule
@@ -94,7 +95,7 @@ class BatchEvaluator:
 
         Returns:
             One dict per structure, in order, with the keys of
-            :class:`MMHCalculator`'s results: ``energy``, ``free_energy`` (eV),
+            [`MMHCalculator`][mmh_ase.MMHCalculator]'s results: ``energy``, ``free_energy`` (eV),
             ``forces`` ``[N, 3]`` (eV/Å), ``energies`` and ``node_energy`` ``[N]`` and,
             for a structure with a three-dimensional cell, ``stress`` (Voigt, eV/Å³,
             ASE sign). With dispersion, ``energies`` is left out, as the calculator does
@@ -170,16 +171,16 @@ def evaluate_structures(
     max_atoms: int = 4096,
     **calculator_options: Any,
 ) -> list[dict[str, Any]]:
-    """Evaluate many structures with few model calls (see :class:`BatchEvaluator`).
+    """Evaluate many structures with few model calls (see [`mmh_ase.BatchEvaluator`][]).
 
     Args:
-        model: A model file, a :class:`~mmh_heads.MultiHeadMACE` or an
-            :class:`MMHCalculator`.
+        model: A model file, a [`MultiHeadMACE`][mmh_heads.MultiHeadMACE] or an
+            [`MMHCalculator`][mmh_ase.MMHCalculator].
         structures: The structures.
         head: The head (for a model file or model).
         max_atoms: Most atoms in one model call.
-        **calculator_options: Options of :class:`MMHCalculator` (``dtype``, ``device``,
-            ...).
+        **calculator_options: Options of [`MMHCalculator`][mmh_ase.MMHCalculator] (``dtype``,
+            ``device``, ...).
 
     Returns:
         One result dict per structure (``energy``, ``forces``, ``stress``, ...).

@@ -27,7 +27,7 @@ __all__ = ["MMHCalculator"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
-#: keyword arguments handed on to :class:`ase.calculators.calculator.Calculator`
+#: keyword arguments handed on to `ase.calculators.calculator.Calculator`
 _ASE_KEYWORDS = ("restart", "ignore_bad_restart_file", "label", "atoms", "directory")
 
 
@@ -57,8 +57,8 @@ class MMHCalculator(Calculator):
     """ASE calculator of a (multi-head) mmh model, one head at a time.
 
     The graph of each structure is built with the model's own cutoff and a real neighbour
-    list (:class:`mmh_data.GraphBuilder`); energies, forces and stress come from one
-    forward and one backward pass of :class:`mmh_heads.MultiHeadMACE`.
+    list ([`mmh_data.GraphBuilder`][]); energies, forces and stress come from one
+    forward and one backward pass of [`mmh_heads.MultiHeadMACE`][].
 
     Results (ASE conventions and units: eV, eV/Å, eV/Å³, stress in Voigt order
     ``xx yy zz yz xz xy``, positive = tensile):
@@ -69,7 +69,7 @@ class MMHCalculator(Calculator):
     - ``stress``: computed with the energy and forces for every structure with a
       three-dimensional cell (``atoms.cell.rank == 3``); for other structures, asking
       for it raises ASE's
-      :class:`~ase.calculators.calculator.PropertyNotImplementedError`, as ASE's own
+      `PropertyNotImplementedError`, as ASE's own
       calculators do.
     - ``energies``: per-atom energies summing to ``energy`` (with dispersion, each atom
       gets half of its pair energies; then they are computed only when asked for).
@@ -77,8 +77,8 @@ class MMHCalculator(Calculator):
       interaction energy per atom, as mace-torch's ``node_energy``; no dispersion).
 
     Args:
-        model: A model file written by :func:`mmh_heads.save_model`, or a
-            :class:`~mmh_heads.MultiHeadMACE`. A model object is never modified: it is
+        model: A model file written by [`mmh_heads.save_model`][], or a
+            [`MultiHeadMACE`][mmh_heads.MultiHeadMACE]. A model object is never modified: it is
             used as it is when its dtype and device are the asked ones (later changes to
             its weights show in the results), otherwise a converted copy is used.
         head: The head to evaluate. A one-head model needs none; a multi-head model must
@@ -90,7 +90,7 @@ class MMHCalculator(Calculator):
         device: Torch device, e.g. ``"cpu"`` or ``"cuda"``.
         dispersion: ``True`` or ``"d3"`` adds DFT-D3 dispersion (simple-dftd3, the
             ``mmh-ase[d3]`` extra); default off.
-        dispersion_params: :class:`D3Params` or a mapping of its fields (default:
+        dispersion_params: [`D3Params`][mmh_ase.D3Params] or a mapping of its fields (default:
             PBE, Becke–Johnson damping, as in the paper).
         compile: ``True`` compiles the model's forward pass with ``torch.compile``
             (``dynamic=True``: one compilation serves all structure sizes); a mapping is
@@ -100,7 +100,7 @@ class MMHCalculator(Calculator):
             model object.
         **kwargs: ASE's own calculator arguments (``label``, ``directory``, ``atoms``,
             ``restart``, ``ignore_bad_restart_file``), passed to
-            :class:`ase.calculators.calculator.Calculator`. Any other keyword is an error,
+            `ase.calculators.calculator.Calculator`. Any other keyword is an error,
             so a misspelt option is never ignored.
 
     Raises:
@@ -240,7 +240,7 @@ class MMHCalculator(Calculator):
 
     def build_batch(self, atoms: Atoms) -> Batch:
         """The model input of ``atoms``: its graph (neighbour list at the model's cutoff)
-        as a one-graph :class:`mmh_data.Batch` on the calculator's device and dtype."""
+        as a one-graph [`mmh_data.Batch`][] on the calculator's device and dtype."""
         self.check_elements(atoms)
         config = Configuration(
             atomic_numbers=atoms.numbers,
@@ -254,7 +254,7 @@ class MMHCalculator(Calculator):
     def evaluate(
         self, batch: Batch, *, forces: bool = True, stress: bool = False
     ) -> dict[str, torch.Tensor]:
-        """Run the model (compiled if asked) on a batch from :meth:`build_batch`.
+        """Run the model (compiled if asked) on a batch of [`build_batch`][mmh_ase.MMHCalculator.build_batch].
 
         Args:
             batch: The model input.
@@ -262,7 +262,7 @@ class MMHCalculator(Calculator):
             stress: Compute stress and virials.
 
         Returns:
-            The model's outputs (see :meth:`mmh_heads.MultiHeadMACE.compute`).
+            The model's outputs (see [`mmh_heads.MultiHeadMACE.compute`][]).
         """
         return self.model(batch, compute_forces=forces, compute_stress=stress)
 

@@ -75,10 +75,10 @@ class D3Params:
 
 
 def d3_params(value: D3Params | Mapping[str, Any] | None) -> D3Params:
-    """A :class:`D3Params` from itself, a mapping of its fields, or ``None`` (defaults).
+    """A [`mmh_ase.D3Params`][] from itself, a mapping of its fields, or ``None`` (defaults).
 
     Raises:
-        ValueError: The mapping has keys that are not fields of :class:`D3Params`.
+        ValueError: The mapping has keys that are not fields of [`D3Params`][mmh_ase.D3Params].
     """
     if value is None:
         return D3Params()
@@ -106,7 +106,7 @@ class D3Dispersion:
     updated while the atoms' species and periodicity stay the same (an MD run).
 
     Args:
-        params: The settings (default :class:`D3Params`).
+        params: The settings (default [`D3Params`][mmh_ase.D3Params]).
 
     Raises:
         DispersionUnavailableError: simple-dftd3 is not installed.

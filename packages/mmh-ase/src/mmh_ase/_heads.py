@@ -18,7 +18,7 @@ def list_heads(path: str | Path, *, meta: bool = False) -> list[str] | dict[str,
     """The head names of a model file, in model order, without reading the weights.
 
     Args:
-        path: A model file written by :func:`mmh_heads.save_model`.
+        path: A model file written by [`mmh_heads.save_model`][].
         meta: Return ``{head: metadata}`` instead, the metadata of each head as the file
             stores it (``level_of_theory``, ``dispersion``, ``datasets``, ``notes``; an
             empty dict for a head without any, or for files written before heads had it).

@@ -1,10 +1,10 @@
 """Benchmarks of mmh that take any ASE calculator: physicality, in-domain errors, speed,
 molecular and materials tests, the paper's score (Table XX), reports and plots.
 
-Every benchmark takes an ASE calculator and returns a :class:`BenchmarkResult` (metrics,
-units, raw data). :func:`score` turns a set of results into the paper's domain and global
-scores; :func:`run_suite` runs benchmarks one after the other and writes a report; the
-``mmh-bench`` command does the same from the shell.
+Every benchmark takes an ASE calculator and returns a [`BenchmarkResult`][mmh_bench.BenchmarkResult]
+(metrics, units, raw data). [`score`][mmh_bench.score] turns a set of results into the paper's
+domain and global scores; [`run_suite`][mmh_bench.run_suite] runs benchmarks one after the other and
+writes a report; the ``mmh-bench`` command does the same from the shell.
 
 Example:
     >>> from ase.calculators.emt import EMT

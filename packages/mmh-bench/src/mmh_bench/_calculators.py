@@ -22,7 +22,7 @@ TBLITE_SETTINGS: dict[str, Any] = {
 
 _TBLITE = {"tblite-gfn1": "GFN1-xTB", "tblite-gfn2": "GFN2-xTB", "tblite-ipea1": "IPEA1-xTB"}
 
-#: Names accepted by :func:`make_calculator`.
+#: Names accepted by `make_calculator`.
 CALCULATORS = ("emt", *_TBLITE)
 
 
@@ -30,16 +30,16 @@ def make_calculator(name: str) -> Any:
     """A calculator by name or by import path.
 
     Names: ``emt`` (ASE's EMT) or ``tblite-gfn1``, ``tblite-gfn2``, ``tblite-ipea1``
-    (tblite with :data:`TBLITE_SETTINGS`; every geometry gets a fresh SCF because
-    ``cache_api`` is off). Import paths: ``module:Factory?key=value&key=value``, for any
+    (tblite with [`TBLITE_SETTINGS`][mmh_bench.TBLITE_SETTINGS]; every geometry gets a fresh SCF
+    because ``cache_api`` is off). Import paths: ``module:Factory?key=value&key=value``, for any
     ASE calculator importable in the environment (see
-    :func:`mmh_bench.calculator_from_spec`), e.g.
+    [`mmh_bench.calculator_from_spec`][]), e.g.
     ``mace.calculators:mace_mp?model=small&default_dtype=float64``.
 
     The calculator gets a ``description`` attribute for reports.
 
     Raises:
-        ValueError: Unknown name (a :class:`mmh_bench.CalculatorSpecError` for a bad
+        ValueError: Unknown name (a [`mmh_bench.CalculatorSpecError`][] for a bad
             import path).
         ImportError: tblite is asked for but not installed.
 
@@ -75,7 +75,7 @@ def make_calculator(name: str) -> Any:
 def model_calculator(
     model: str, head: str | None, *, dtype: str | None = None, device: str = "cpu"
 ) -> Any:
-    """An :class:`mmh_ase.MMHCalculator` for one head of a model file, with a description."""
+    """An [`mmh_ase.MMHCalculator`][] for one head of a model file, with a description."""
     from mmh_ase import MMHCalculator
 
     kwargs: dict[str, Any] = {"device": device}

@@ -28,7 +28,7 @@ from ._result import BenchmarkResult
 
 __all__ = ["DIATOMIC_METRICS", "curve_metrics", "diatomic_curve", "diatomics"]
 
-#: Metric keys of :func:`diatomics`, each averaged over the pairs.
+#: Metric keys of `diatomics`, each averaged over the pairs.
 DIATOMIC_METRICS = (
     "force_flips",
     "energy_minima",
@@ -92,8 +92,8 @@ def curve_metrics(
             inflections.
 
     Returns:
-        The five metrics of :data:`DIATOMIC_METRICS` and ``n_points``, the number of finite
-        points used (all NaN when fewer than five).
+        The five metrics of [`DIATOMIC_METRICS`][mmh_bench.DIATOMIC_METRICS] and ``n_points``, the
+        number of finite points used (all NaN when fewer than five).
     """
     r = np.asarray(distances, dtype=float)
     e = np.asarray(energies, dtype=float)
@@ -167,8 +167,8 @@ def diatomics(
     Every homonuclear pair and (with ``heteronuclear``) every heteronuclear pair of
     ``elements`` is computed on ``n_points`` separations evenly spaced from ``r_min`` to
     ``r_max`` (paper: 0.18–6.0 Å, 100 points). The per-pair metrics of
-    :func:`curve_metrics` are averaged over the pairs (Spearman ρ over the pairs where it
-    is defined), as in the paper's Table XIV.
+    [`curve_metrics`][mmh_bench.curve_metrics] are averaged over the pairs (Spearman ρ over the
+    pairs where it is defined), as in the paper's Table XIV.
 
     Args:
         calc: Any ASE calculator.
@@ -180,13 +180,13 @@ def diatomics(
         r_min: Shortest separation in Å.
         r_max: Longest separation in Å.
         n_points: Number of separations.
-        force_tol: See :func:`curve_metrics`.
-        minimum_prominence: See :func:`curve_metrics`.
-        curvature_tol: See :func:`curve_metrics`.
+        force_tol: See [`curve_metrics`][mmh_bench.curve_metrics].
+        minimum_prominence: See [`curve_metrics`][mmh_bench.curve_metrics].
+        curvature_tol: See [`curve_metrics`][mmh_bench.curve_metrics].
 
     Returns:
-        ``diatomics`` with the five metrics of :data:`DIATOMIC_METRICS`; ``data`` holds the
-        distance grid and every pair's energies, forces and metrics.
+        ``diatomics`` with the five metrics of [`DIATOMIC_METRICS`][mmh_bench.DIATOMIC_METRICS];
+        ``data`` holds the distance grid and every pair's energies, forces and metrics.
 
     Raises:
         ValueError: When neither ``elements``, ``pairs`` nor the calculator give elements.

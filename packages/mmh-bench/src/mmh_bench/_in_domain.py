@@ -79,8 +79,8 @@ def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _predictions(calc: Any, selected: list, name: str, has_stress: bool, failures: list):
     """``(index, frame, {"energy", "forces", "stress"})`` for each selected frame.
 
-    An :class:`mmh_ase.MMHCalculator` evaluates many frames per model call
-    (:class:`mmh_ase.BatchEvaluator`, same results); any other ASE calculator is called
+    An [`mmh_ase.MMHCalculator`][] evaluates many frames per model call
+    ([`mmh_ase.BatchEvaluator`][], same results); any other ASE calculator is called
     frame by frame, and a frame it fails on (``CalculationFailed``) is recorded in
     ``failures`` and left out.
     """
@@ -163,7 +163,7 @@ def in_domain(
 ) -> BenchmarkResult:
     """Energy, force and stress errors of each head on its bundled test split.
 
-    Every dataset of :mod:`mmh_data.datasets` is evaluated with the head that was trained
+    Every dataset of `mmh_data.datasets` is evaluated with the head that was trained
     on it: ``heads`` maps dataset → head (default: the head named like the dataset). The
     calculator of a head comes from ``calculators``:
 

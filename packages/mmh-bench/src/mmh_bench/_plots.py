@@ -1,6 +1,6 @@
 """Figures of the report: radar chart of domain scores, diatomic curves, parity plots.
 
-Figures are drawn on :class:`matplotlib.figure.Figure` objects and written with the Agg
+Figures are drawn on `matplotlib.figure.Figure` objects and written with the Agg
 renderer, so nothing depends on (or changes) the pyplot backend.
 """
 

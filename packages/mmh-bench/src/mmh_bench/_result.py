@@ -42,7 +42,7 @@ class BenchmarkResult:
 
     Attributes:
         name: Benchmark name, e.g. ``"s22"`` or ``"slab_extensivity"``.
-        domain: One of :data:`DOMAINS`.
+        domain: One of [`DOMAINS`][mmh_bench.DOMAINS].
         metrics: Scalar figures by key, e.g. ``{"mae_kcal_mol": 0.9}``.
         units: Unit of each metric key.
         data: Raw, JSON-serialisable data behind the metrics (per-system values,
@@ -65,7 +65,7 @@ class BenchmarkResult:
             raise ValueError(f"benchmark {self.name!r}: no unit for metric(s) {missing}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (round-trips through :meth:`from_dict`)."""
+        """Plain-JSON form (read back by [`from_dict`][mmh_bench.BenchmarkResult.from_dict])."""
         return {
             "name": self.name,
             "domain": self.domain,
@@ -77,7 +77,7 @@ class BenchmarkResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BenchmarkResult:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from [`to_dict`][mmh_bench.BenchmarkResult.to_dict] output."""
         metrics = {k: (float("nan") if v is None else float(v)) for k, v in data["metrics"].items()}
         return cls(
             name=data["name"],

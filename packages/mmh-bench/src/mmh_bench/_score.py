@@ -7,12 +7,13 @@ Every scored metric ``x`` is normalised with its bounds, best ``b`` and worst ``
 so that ``s = 1`` at (or beyond) the best bound and ``s = 0`` at (or beyond) the worst,
 whichever direction the metric runs. A domain's score is the mean of the normalised scores
 of its metrics that are present (each row of Table XX counts once). The global score is the
-weighted sum of the domain scores with the weights of :data:`DOMAIN_WEIGHTS` (paper §VI).
+weighted sum of the domain scores with the weights of [`DOMAIN_WEIGHTS`][mmh_bench.DOMAIN_WEIGHTS]
+(paper §VI).
 
 When a domain has no result at all it is reported as missing, and the global score is
 renormalised over the domains that are present: ``Σ_present w_d s_d / Σ_present w_d``.
-:attr:`Scores.weight_coverage` (``Σ_present w_d``) says how much of the paper's weight the
-global score covers, and :attr:`Scores.global_lower_bound` (``Σ_present w_d s_d``, i.e. the
+`Scores.weight_coverage` (``Σ_present w_d``) says how much of the paper's weight the
+global score covers, and `Scores.global_lower_bound` (``Σ_present w_d s_d``, i.e. the
 missing domains counted as zero) is the paper-comparable lower bound. Both equal the
 paper's global score when every domain is present.
 """
@@ -53,9 +54,9 @@ class ScoreRow:
     """One row of the paper's Table XX and the result key it reads.
 
     Attributes:
-        domain: Scored domain (a key of :data:`DOMAIN_WEIGHTS`).
-        benchmark: :attr:`BenchmarkResult.name` that carries the metric.
-        metric: Key in :attr:`BenchmarkResult.metrics`.
+        domain: Scored domain (a key of [`DOMAIN_WEIGHTS`][mmh_bench.DOMAIN_WEIGHTS]).
+        benchmark: `BenchmarkResult.name` that carries the metric.
+        metric: Key in `BenchmarkResult.metrics`.
         label: The row's name in Table XX.
         unit: Unit of the metric.
         direction: ``"L"`` (lower is better) or ``"H"`` (higher is better), as printed.
@@ -146,7 +147,7 @@ def _rows() -> tuple[ScoreRow, ...]:
 
 
 #: Table XX of the paper, row by row, with the result key (benchmark, metric) of each row.
-#: The metric-key contract: a :class:`BenchmarkResult` named ``benchmark`` with the metric
+#: The metric-key contract: a `BenchmarkResult` named ``benchmark`` with the metric
 #: ``metric`` is scored by that row. Note that the table prints direction "H" for
 #: ρ(E_rep) although its bounds (best −1.0, worst −0.5) make lower values better; the
 #: normalisation uses the bounds, so it rewards ρ(E_rep) → −1 as the paper intends.
@@ -176,8 +177,8 @@ class Scores:
     """The scored view of a set of benchmark results.
 
     Attributes:
-        rows: One entry per row of :data:`SCORE_TABLE`: the row's fields plus ``value``
-            (the metric, or ``None`` when absent) and ``score`` (normalised, or ``None``).
+        rows: One entry per row of [`SCORE_TABLE`][mmh_bench.SCORE_TABLE]: the row's fields plus
+            ``value`` (the metric, or ``None`` when absent) and ``score`` (normalised, or ``None``).
         domains: Domain → score (mean of its present rows), ``None`` when missing.
         domain_coverage: Domain → ``[rows present, rows in the table]``.
         missing_domains: Scored domains without any result.

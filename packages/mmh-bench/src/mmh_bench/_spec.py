@@ -31,7 +31,7 @@ class CalculatorSpec:
     Attributes:
         module: Dotted module path (``ase.calculators.emt``).
         factory: Dotted attribute path inside the module (``EMT``, or ``Class.method``).
-        kwargs: Keyword arguments of the call, values parsed by :func:`parse_value`.
+        kwargs: Keyword arguments of the call, values parsed by `parse_value`.
     """
 
     module: str
@@ -90,11 +90,12 @@ def calculator_from_spec(spec: str | CalculatorSpec) -> Any:
     """Import ``module``, look up ``Factory`` and call it with the spec's keyword arguments.
 
     The result must be an ASE calculator (it has ``get_potential_energy`` and
-    ``calculate``, as every :class:`ase.calculators.calculator.BaseCalculator` does). It
+    ``calculate``, as every `ase.calculators.calculator.BaseCalculator` does). It
     gets a ``description`` (the spec) for reports, unless it has one already.
 
     Args:
-        spec: ``"module:Factory?key=value&key=value"`` or a :class:`CalculatorSpec`.
+        spec: ``"module:Factory?key=value&key=value"`` or a
+            [`CalculatorSpec`][mmh_bench.CalculatorSpec].
 
     Returns:
         The calculator.

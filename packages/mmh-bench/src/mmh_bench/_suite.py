@@ -25,7 +25,7 @@ from ._result import BenchmarkResult
 
 __all__ = ["BENCHMARKS", "SUITES", "SuiteOptions", "SuiteRun", "resolve_benchmarks", "run_suite"]
 
-#: Groups of benchmarks accepted by :func:`run_suite` (besides single benchmark names).
+#: Groups of benchmarks accepted by `run_suite` (besides single benchmark names).
 SUITES: dict[str, tuple[str, ...]] = {
     "physicality": ("slab_extensivity", "h_additivity", "diatomics"),
     "in_domain": ("in_domain",),
@@ -231,16 +231,17 @@ def run_suite(
     """Run benchmarks on one calculator; write results and the report when asked.
 
     A benchmark that raises does not stop the suite: its error is kept in
-    :attr:`SuiteRun.failures` (and the report). External benchmarks reached through the
+    `SuiteRun.failures` (and the report). External benchmarks reached through the
     ``external`` group without their data directory are skipped; named explicitly, they
     fail.
 
     Args:
         calculator: The ASE calculator benchmarked.
-        benchmarks: Suite groups (:data:`SUITES`) and/or benchmark names (:data:`BENCHMARKS`).
+        benchmarks: Suite groups ([`SUITES`][mmh_bench.SUITES]) and/or benchmark names
+            ([`BENCHMARKS`][mmh_bench.BENCHMARKS]).
         options: Benchmark options.
         in_domain_calculators: Calculators for the in-domain errors (a mapping or factory
-            head → calculator, see :func:`mmh_bench.in_domain`); default ``calculator``.
+            head → calculator, see [`mmh_bench.in_domain`][]); default ``calculator``.
         out_dir: When given, each result is saved to ``out_dir/results/<name>.json`` as soon
             as it is done, and ``run.json``, ``report.md``, ``report.json`` and the figures
             are written at the end.

@@ -11,9 +11,9 @@ and machine-learning potentials ignore.
 Protocol (the Delta test's): for each element, scale the cell isotropically (fractional
 coordinates and cell shape fixed, no relaxation) to seven volumes 0.94, 0.96, …, 1.06
 times the reference V0, compute the energies, fit a third-order Birch–Murnaghan equation
-of state (:func:`fit_birch_murnaghan`: a linear least-squares fit of the cubic in
+of state (`fit_birch_murnaghan`: a linear least-squares fit of the cubic in
 V^(-2/3) that this equation of state is, as the Delta test's own fitting script does) and
-compare V0, B0 and B′ with the references. The Delta gauge (:func:`delta_value`) is the
+compare V0, B0 and B′ with the references. The Delta gauge (`delta_value`) is the
 root-mean-square energy difference between the fitted and the reference equations of
 state, both with their minimum at zero energy, over volumes ±6 % around the mean of the
 two V0:
@@ -58,7 +58,7 @@ def dcdft_reference(symbol: str) -> tuple[Atoms, float, float, float]:
     """The Delta-test crystal of one element and its WIEN2k PBE equation of state.
 
     Args:
-        symbol: Chemical symbol, one of :data:`DCDFT_ELEMENTS`.
+        symbol: Chemical symbol, one of `DCDFT_ELEMENTS`.
 
     Returns:
         ``(atoms, v0, b0, b1)``: the structure (with its initial magnetic moments), V0 in
@@ -214,7 +214,7 @@ def equation_of_state(
         calculator: Any ASE calculator that handles periodic cells.
         elements: The model's elements (symbols or atomic numbers); defaults to
             ``calculator.elements``. The benchmark runs on their intersection with
-            :data:`DCDFT_ELEMENTS`.
+            `DCDFT_ELEMENTS`.
         npoints: Number of volumes (7 in the Delta test).
         window: Volumes span ``1 ± window`` times the reference V0 (0.06 in the Delta test).
         on_error: ``"raise"``, or ``"skip"`` to leave out an element whose calculation or

@@ -153,7 +153,7 @@ def s22(calculator: BaseCalculator, *, on_error: str = "raise") -> BenchmarkResu
 
     Args:
         calculator: Any ASE calculator.
-        on_error: ``"raise"`` or ``"skip"`` (see :class:`EnergyEvaluator`).
+        on_error: ``"raise"`` or ``"skip"`` (see `EnergyEvaluator`).
 
     Returns:
         ``BenchmarkResult("s22", "molecules")`` with ``mae_kcal_mol``, ``rmse_kcal_mol``,
@@ -172,7 +172,7 @@ def s22(calculator: BaseCalculator, *, on_error: str = "raise") -> BenchmarkResu
 def s26(calculator: BaseCalculator, *, on_error: str = "raise") -> BenchmarkResult:
     """S26 (S22 plus four singly hydrogen-bonded dimers) interaction energies.
 
-    Same protocol and metrics as :func:`s22`, name ``"s26"``.
+    Same protocol and metrics as `s22`, name ``"s26"``.
     """
     return _s22_family("s26", _s22.s26, calculator, on_error)
 
@@ -185,7 +185,7 @@ def s22x5(calculator: BaseCalculator, *, on_error: str = "raise") -> BenchmarkRe
         on_error: ``"raise"`` or ``"skip"``.
 
     Returns:
-        ``BenchmarkResult("s22x5", "molecules")`` with the metrics of :func:`s22` over all
+        ``BenchmarkResult("s22x5", "molecules")`` with the metrics of `s22` over all
         110 points plus ``mae_x<d>_kcal_mol`` for each relative distance ``d``.
     """
     names = list(_s22.s22x5)

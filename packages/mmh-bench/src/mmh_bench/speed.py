@@ -3,7 +3,7 @@
 The default structure is the paper's: a 1000-atom carbon fcc crystal with a = 3.8 Å. Each
 timed step moves the atoms (a tiny displacement that alternates in sign, so no calculator
 can answer from a cache and neighbour lists are rebuilt, as in molecular dynamics), then
-asks for the energy and the forces. For an :class:`mmh_ase.MMHCalculator` the model alone
+asks for the energy and the forces. For an [`mmh_ase.MMHCalculator`][] the model alone
 is timed as well, on a graph built once ("no graph"), with the graph construction timed on
 its own.
 """
@@ -74,7 +74,7 @@ def speed(
 
     Args:
         calc: Any ASE calculator.
-        atoms: The structure (default :func:`carbon_fcc`: 1000 atoms, a = 3.8 Å); it is
+        atoms: The structure (default `carbon_fcc`: 1000 atoms, a = 3.8 Å); it is
             copied, not modified.
         steps: Timed steps (the median is reported).
         warmup: Untimed steps before them (first-call set-up, compilation).
@@ -85,7 +85,7 @@ def speed(
         A ``speed`` result. Metrics: ``steps_per_s`` (1 / median wall time per step),
         ``seconds_per_step`` and ``cpu_seconds_per_step`` (process CPU time, all threads:
         less sensitive than wall time to other load). For an
-        :class:`mmh_ase.MMHCalculator` also ``steps_per_s_no_graph`` (the model on a
+        [`mmh_ase.MMHCalculator`][] also ``steps_per_s_no_graph`` (the model on a
         prebuilt graph) and ``graph_seconds`` (building the graph and moving it to the
         device). ``data`` holds every timing, the structure and the threads used.
 

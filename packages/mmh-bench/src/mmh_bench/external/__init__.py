@@ -4,8 +4,8 @@ OC20, Wiggle150, GMTKN55, PLF547 and S30L.
 Each benchmark is a function ``name(calculator, root, ...)`` that reads a data directory
 (``structures.extxyz`` plus a reference table; the layouts are documented in each module
 and in the "External benchmarks" page of the documentation) and returns a
-:class:`mmh_bench.BenchmarkResult`; ``load_<name>(root)`` returns the parsed
-:class:`EnergyDifference` list without computing anything.
+[`mmh_bench.BenchmarkResult`][]; ``load_<name>(root)`` returns the parsed
+`EnergyDifference` list without computing anything.
 """
 
 from ._evaluate import EnergyEvaluator, describe_calculator, set_charge_and_multiplicity

@@ -96,7 +96,7 @@ class EnergyEvaluator:
         calculator: Any ASE calculator.
         benchmark: The benchmark's name, used in error messages.
         on_error: ``"raise"`` (default) stops at the first structure the calculator fails
-            on, naming it; ``"skip"`` records the failure in :attr:`failures` and returns
+            on, naming it; ``"skip"`` records the failure in `failures` and returns
             NaN, so that the benchmark leaves out what depends on that structure.
 
     Attributes:
@@ -183,14 +183,14 @@ def reaction_result(
     failures: Mapping[str, str] | None = None,
     skipped: Sequence[str] = (),
 ) -> BenchmarkResult:
-    """A :class:`BenchmarkResult` for energy differences compared with references.
+    """A [`mmh_bench.BenchmarkResult`][] for energy differences compared with references.
 
     Systems whose prediction is NaN (a failed calculation) are left out of the metrics
     and listed in ``data["skipped"]``.
 
     Args:
         name: Benchmark name.
-        domain: One of :data:`mmh_bench.DOMAINS`.
+        domain: One of [`mmh_bench.DOMAINS`][].
         calculator: The calculator (described in the result).
         systems: One name per energy difference.
         reference_ev: Reference values (eV).

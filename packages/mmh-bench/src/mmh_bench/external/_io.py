@@ -8,7 +8,7 @@ Every external benchmark reads a directory that holds
   whose energy columns name their unit: ``<quantity>_<unit>`` with the unit one of
   ``ev``, ``mev``, ``kcal_mol`` and ``kj_mol``.
 
-The helpers here read those files and fail with a :class:`BenchmarkDataError` that names
+The helpers here read those files and fail with a `BenchmarkDataError` that names
 the file, the frame or row, and the key that is missing or wrong.
 """
 
@@ -190,7 +190,7 @@ def load_structures(
     """Read ``root/structures.extxyz`` and index its frames by ``keys``.
 
     Each frame's charge and multiplicity (``info`` keys, see
-    :func:`charge_and_multiplicity`) are set where calculators read them.
+    `charge_and_multiplicity`) are set where calculators read them.
 
     Args:
         root: The benchmark's data directory.

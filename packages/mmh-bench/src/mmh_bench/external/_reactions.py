@@ -1,6 +1,6 @@
 """Energy differences (reactions) as every external benchmark states them, and their scoring.
 
-Each external benchmark reduces to a list of :class:`EnergyDifference`: a reference value
+Each external benchmark reduces to a list of `EnergyDifference`: a reference value
 and a linear combination of single-point energies (lattice energy = E(crystal)/Z −
 E(molecule), adsorption energy = E(complex) − E(surface) − E(molecule), a reaction energy
 = Σ ν_i E(species_i), ...). One code path computes and scores them all.

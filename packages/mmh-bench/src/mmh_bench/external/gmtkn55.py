@@ -4,7 +4,7 @@
 references in kcal/mol (Goerigk et al., PCCP 19, 32184 (2017)), in five categories:
 basic properties and reactions of small systems, reactions of large systems, barrier
 heights, intramolecular and intermolecular noncovalent interactions
-(:data:`GMTKN55_GROUPS`).
+(`GMTKN55_GROUPS`).
 
 Metrics, as the paper's Table IX: per category the WTMAD-2-weighted mean absolute error
 
@@ -276,7 +276,7 @@ def load_gmtkn55(root: str | Path) -> list[EnergyDifference]:
     """Read GMTKN55 from either data layout (see the module docstring).
 
     Returns:
-        One :class:`EnergyDifference` per reaction, named ``<subset>/<index>``, with
+        One `EnergyDifference` per reaction, named ``<subset>/<index>``, with
         ``group`` the subset and ``meta["category"]`` its category.
     """
     root = Path(root)

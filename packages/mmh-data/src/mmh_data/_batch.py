@@ -1,4 +1,4 @@
-"""Many graphs in one set of tensors: :class:`Batch` and :func:`collate`."""
+"""Many graphs in one set of tensors: [`mmh_data.Batch`][] and [`collate`][mmh_data.collate]."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class Batch:
         ptr: ``[G + 1]`` int64, atom offsets of the graphs.
         num_atoms: ``[G]`` int64.
         head: ``[G]`` int64, index into the head list of the graph builder (``-1``: built
-            without one; the model resolves :attr:`head_name`).
+            without one; the model resolves `head_name`).
         energy: ``[G]``.
         forces: ``[N, 3]``.
         stress: ``[G, 3, 3]``.
@@ -108,10 +108,10 @@ class Batch:
         Args:
             device: Target device.
             dtype: Target float dtype (integer and bool fields keep theirs).
-            non_blocking: Passed to :meth:`torch.Tensor.to`.
+            non_blocking: Passed to `torch.Tensor.to`.
 
         Returns:
-            A new :class:`Batch` (tensors already in place are not copied).
+            A new [`Batch`][mmh_data.Batch] (tensors already in place are not copied).
         """
 
         def move(_name: str, t: torch.Tensor) -> torch.Tensor:
@@ -137,7 +137,7 @@ class Batch:
     def edge_vectors(self) -> torch.Tensor:
         """Edge vectors ``positions[j] - positions[i] + unit_shifts @ cell[graph]``, ``[E, 3]``.
 
-        Differentiable with respect to :attr:`positions` and :attr:`cell`.
+        Differentiable with respect to `positions` and `cell`.
         """
         i, j = self.edge_index
         cell = self.cell[self.batch[i]]
@@ -190,7 +190,7 @@ def _unpack(float_np: np.ndarray, int_np: np.ndarray, shapes: list, lists: tuple
 
 
 def collate(graphs: Sequence[AtomicGraph], dtype: torch.dtype | None = None) -> Batch:
-    """Concatenate graphs into a :class:`Batch`.
+    """Concatenate graphs into a [`Batch`][mmh_data.Batch].
 
     Args:
         graphs: The graphs (any number ≥ 1; heads may be mixed).

@@ -166,10 +166,10 @@ def bridging_configurations(
 ) -> dict[str, list[Configuration]]:
     """Split the frames of a domain-bridging set into per-head configurations.
 
-    Each frame gives one :class:`Configuration` to every head it has labels for (see
-    :func:`bridging_heads`) and to no other head, with that head's labels only. The config
-    weight is the frame's ``config_weight`` (default 1) times ``weight``; a label the frame
-    lacks gets weight 0.
+    Each frame gives one [`Configuration`][mmh_data.Configuration] to every head it has labels for
+    (see [`bridging_heads`][mmh_data.bridging_heads]) and to no other head, with that head's labels
+    only. The config weight is the frame's ``config_weight`` (default 1) times ``weight``; a label
+    the frame lacks gets weight 0.
 
     Args:
         frames: The frames (``ase.Atoms``).

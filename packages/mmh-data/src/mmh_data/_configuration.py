@@ -1,4 +1,4 @@
-"""The one in-memory representation of a labelled structure: :class:`Configuration`."""
+"""The one in-memory representation of a labelled structure: [`mmh_data.Configuration`][]."""
 
 from __future__ import annotations
 
@@ -171,12 +171,12 @@ class Configuration:
             **changes: Field names and their new values.
 
         Returns:
-            A new :class:`Configuration`.
+            A new [`Configuration`][mmh_data.Configuration].
         """
         return dataclasses.replace(self, **changes)
 
     def to_atoms(self) -> Atoms:
-        """Convert to an :class:`ase.Atoms` with labels in ``REF_*`` info/arrays keys.
+        """Convert to an `ase.Atoms` with labels in ``REF_*`` info/arrays keys.
 
         Returns:
             The atoms, with ``info["REF_energy"]``, ``arrays["REF_forces"]``,

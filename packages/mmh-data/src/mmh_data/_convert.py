@@ -1,4 +1,4 @@
-"""Turn ``ase.Atoms`` objects into :class:`Configuration` objects, following a key map."""
+"""Turn ``ase.Atoms`` objects into [`mmh_data.Configuration`][] objects, following a key map."""
 
 from __future__ import annotations
 
@@ -41,8 +41,9 @@ class AtomsConverter:
     """Converts frames one at a time and remembers which labels were missing.
 
     A missing label gives the frame weight 0 for that property. Instead of one warning
-    per frame, :meth:`finish` emits one :class:`MissingLabelWarning` per ``(head, key)``
-    saying how many frames lacked the key and where the first one was.
+    per frame, [`finish`][mmh_data.AtomsConverter.finish] emits one
+    [`MissingLabelWarning`][mmh_data.MissingLabelWarning] per ``(head, key)`` saying how many frames
+    lacked the key and where the first one was.
 
     Args:
         keys: The key map.
@@ -155,7 +156,7 @@ class AtomsConverter:
             frame: Index of the frame in that file.
 
         Returns:
-            The :class:`Configuration`.
+            The [`Configuration`][mmh_data.Configuration].
 
         Raises:
             DataError: A subclass naming file, frame and key, for any invalid input.
@@ -238,7 +239,7 @@ class AtomsConverter:
     def iter_convert(
         self, frames: Iterable, *, file: str | None = None, start: int = 0
     ) -> Iterator[Configuration]:
-        """Convert an iterable of frames lazily (does not call :meth:`finish`).
+        """Convert frames lazily (without [`finish`][mmh_data.AtomsConverter.finish]).
 
         Args:
             frames: ``ase.Atoms`` objects.
@@ -246,7 +247,7 @@ class AtomsConverter:
             start: Frame index of the first frame.
 
         Yields:
-            One :class:`Configuration` per frame.
+            One [`Configuration`][mmh_data.Configuration] per frame.
         """
         for index, atoms in enumerate(frames, start=start):
             yield self.convert(atoms, file=file, frame=index)
@@ -272,14 +273,15 @@ def configurations_from_atoms(
         atoms_list: The frames.
         keys: Key map (defaults: ``REF_energy``, ``REF_forces``, ``REF_stress``, ``head``...).
         head: Head of frames without a head key (``"Default"`` when ``None``).
-        heads: Declared heads; a frame naming another head raises :class:`UnknownHeadError`.
+        heads: Declared heads; a frame naming another head raises
+            [`UnknownHeadError`][mmh_data.UnknownHeadError].
         source: Name used as the file in messages and provenance.
         config_type_weights: Weight factor per ``config_type``.
         elements: Allowed atomic numbers.
         min_distance: Smallest allowed interatomic distance in Å.
 
     Returns:
-        One :class:`Configuration` per frame, in order.
+        One [`Configuration`][mmh_data.Configuration] per frame, in order.
 
     Example:
         >>> from ase.build import molecule

@@ -108,8 +108,9 @@ def solve_e0s(
     """E0s from the normal equations of the composition least squares.
 
     ``gram = sum_c w_c n_c n_c^T`` and ``rhs = sum_c w_c E_c n_c`` can be accumulated one
-    structure at a time (see :class:`StatisticsAccumulator`); the solution is the
-    minimum-norm least-squares solution of :func:`fit_e0s` on the same rows.
+    structure at a time (see [`StatisticsAccumulator`][mmh_data.StatisticsAccumulator]); the
+    solution is the minimum-norm least-squares solution of [`fit_e0s`][mmh_data.fit_e0s] on the same
+    rows.
 
     Args:
         gram: ``[Z, Z]`` weighted composition Gram matrix.

@@ -1,4 +1,4 @@
-"""Binary encoding of one :class:`Configuration` (raw little-endian buffers, no pickle).
+"""Binary encoding of one [`mmh_data.Configuration`][] (raw little-endian buffers, no pickle).
 
 Layout of a record (all little-endian)::
 
@@ -84,7 +84,7 @@ def encode_configuration(config: Configuration, file_id: int = -1) -> bytes:
 def decode_configuration(
     record: bytes | memoryview, files: list[str] | None = None, *, where: str | None = None
 ) -> Configuration:
-    """Decode a record written by :func:`encode_configuration`.
+    """Decode a record written by `encode_configuration`.
 
     Args:
         record: The bytes.
@@ -92,7 +92,8 @@ def decode_configuration(
         where: Store path, for error messages.
 
     Returns:
-        The :class:`Configuration` (arrays are copies, independent of ``record``).
+        The [`Configuration`][mmh_data.Configuration] (arrays are copies, independent of
+        ``record``).
 
     Raises:
         MalformedFileError: The record is not a valid mmh record.

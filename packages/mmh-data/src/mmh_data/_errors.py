@@ -1,7 +1,7 @@
 """Exceptions and warnings raised by mmh-data.
 
 Every error about input data says *where* the problem is: the file, the frame index inside
-that file and, when one is involved, the key. The message is built by :func:`where`, so
+that file and, when one is involved, the key. The message is built by `where`, so
 all of them read the same way.
 """
 

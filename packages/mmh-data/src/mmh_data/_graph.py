@@ -1,4 +1,4 @@
-"""One structure as tensors: :class:`AtomicGraph`, built by :class:`GraphBuilder`."""
+"""One structure as tensors: [`mmh_data.AtomicGraph`][], built by [`mmh_data.GraphBuilder`][]."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ __all__ = ["AtomicGraph", "GraphBuilder", "build_graph"]
 
 @dataclass(eq=False)
 class AtomicGraph:
-    """One structure with its edges and labels, as torch tensors (see :class:`Batch` for
+    """One structure with its edges and labels, as torch tensors (see [`Batch`][mmh_data.Batch] for
     the batched form the model consumes).
 
     Attributes:
@@ -29,7 +29,7 @@ class AtomicGraph:
         cell: ``[3, 3]`` float (zeros without a cell).
         pbc: ``[3]`` bool.
         head: 0-d int64, index of the head in the builder's head list, or ``-1`` when
-            the builder has none: the model then finds the head by :attr:`head_name`.
+            the builder has none: the model then finds the head by `head_name`.
         energy: 0-d float (0 when missing).
         forces: ``[N, 3]`` float (zeros when missing).
         stress: ``[3, 3]`` float (zeros when missing).
@@ -85,11 +85,11 @@ _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 class GraphBuilder:
-    """Builds :class:`AtomicGraph` objects with a fixed cutoff, dtype and, optionally, head
+    """Builds [`mmh_data.AtomicGraph`][] objects with a fixed cutoff, dtype and, optionally, head
     list.
 
     A graph always carries its head's *name*; a model resolves names to its own heads
-    (:meth:`mmh_heads.MultiHeadMACE.resolve_heads`), so one graph serves any model with
+    ([`mmh_heads.MultiHeadMACE.resolve_heads`][]), so one graph serves any model with
     that head. Given a head list, the builder also stores the head's index in it (and
     rejects unknown heads). Instances are picklable and can be passed as a dataset
     transform, so DataLoader workers build graphs in parallel.
@@ -98,7 +98,8 @@ class GraphBuilder:
         cutoff: Neighbour-list cutoff in Å.
         heads: Head names in model order; a graph's ``head`` is the index of its
             configuration's head here, and an unknown head raises
-            :class:`UnknownHeadError`. ``None``: graphs carry the name only (index -1).
+            [`UnknownHeadError`][mmh_data.UnknownHeadError]. ``None``: graphs carry the name only
+            (index -1).
         dtype: Float dtype of positions, cell, shifts, labels and weights.
 
     Example:
@@ -127,7 +128,7 @@ class GraphBuilder:
         self._head_index = {h: k for k, h in enumerate(heads or ())}
 
     def head_index(self, config: Configuration) -> int:
-        """Index of ``config.head`` in :attr:`heads` (``-1`` without a head list).
+        """Index of ``config.head`` in `heads` (``-1`` without a head list).
 
         Raises:
             UnknownHeadError: The head is not in the list.
@@ -201,7 +202,7 @@ def build_graph(
     heads: Sequence[str] | None = ("Default",),
     dtype: torch.dtype | None = None,
 ) -> AtomicGraph:
-    """Build the :class:`AtomicGraph` of one configuration.
+    """Build the [`AtomicGraph`][mmh_data.AtomicGraph] of one configuration.
 
     Args:
         config: The configuration.

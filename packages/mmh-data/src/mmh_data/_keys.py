@@ -66,7 +66,7 @@ class KeySpec:
             **overrides: Any other field to change.
 
         Returns:
-            A :class:`KeySpec` with ``energy``/``forces``/``stress`` keys and
+            A [`KeySpec`][mmh_data.KeySpec] with ``energy``/``forces``/``stress`` keys and
             ``use_calculator=True``.
         """
         values: dict[str, str | bool] = {
@@ -86,10 +86,10 @@ class KeySpec:
             data: Field names and values, e.g. ``{"energy": "E_dft"}``.
 
         Returns:
-            The :class:`KeySpec`.
+            The [`KeySpec`][mmh_data.KeySpec].
 
         Raises:
-            ValueError: If a name is not a field of :class:`KeySpec`.
+            ValueError: If a name is not a field of [`KeySpec`][mmh_data.KeySpec].
         """
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)

@@ -1,5 +1,5 @@
 """Readers: extended XYZ, ASE databases and the mmh LMDB store, all giving
-:class:`Configuration` objects."""
+[`Configuration`][mmh_data.Configuration] objects."""
 
 from __future__ import annotations
 
@@ -120,8 +120,8 @@ def iter_configurations(
 
     The format follows the suffix: ``.xyz``/``.extxyz`` (extended XYZ), ``.db``/``.json``
     (ASE database; ``.aselmdb`` too when the ``ase-db-backends`` package is installed) and
-    ``.lmdb`` (the mmh store written by :func:`write_lmdb`). Missing-label warnings are
-    emitted once per ``(head, key)`` when the iterator is exhausted.
+    ``.lmdb`` (the mmh store written by [`write_lmdb`][mmh_data.write_lmdb]). Missing-label warnings
+    are emitted once per ``(head, key)`` when the iterator is exhausted.
 
     Args:
         source: A path or a list of paths.
@@ -135,7 +135,8 @@ def iter_configurations(
         min_distance: Smallest allowed interatomic distance in Å (``None`` disables).
 
     Yields:
-        :class:`Configuration` objects with ``source_file`` and ``source_index`` set.
+        [`Configuration`][mmh_data.Configuration] objects with ``source_file`` and ``source_index``
+        set.
 
     Raises:
         MissingFileError: A path does not exist.
@@ -195,8 +196,9 @@ def read_configurations(
 ) -> list[Configuration]:
     """Read all configurations of one or several files into a list.
 
-    See :func:`iter_configurations` for the formats, arguments and errors. To convert
-    ``ase.Atoms`` already in memory use :func:`configurations_from_atoms`.
+    See [`iter_configurations`][mmh_data.iter_configurations] for the formats, arguments and errors.
+    To convert ``ase.Atoms`` already in memory use
+    [`configurations_from_atoms`][mmh_data.configurations_from_atoms].
 
     Example:
         >>> configs = read_configurations(["pbe.xyz"], head="pbe", heads=["pbe", "r2scan"])

@@ -113,16 +113,16 @@ def select_replay_indices(
         n: How many to select.
         method: ``"random"`` (uniform without replacement) or ``"fps"`` (farthest-point
             sampling on descriptors: the most diverse set).
-        filter: Element filter (see :func:`element_filter_mask`).
+        filter: Element filter (see [`element_filter_mask`][mmh_data.element_filter_mask]).
         elements: Fine-tuning elements (for the filter).
         seed: Makes the selection reproducible.
-        descriptors: For ``"fps"``: ``None`` (model-free :func:`structure_descriptors`),
-            an array ``[len(configs), D]``, or a callable taking the list of candidate
-            configurations and returning ``[len(candidates), D]`` (e.g. a model's
-            invariant descriptors).
+        descriptors: For ``"fps"``: ``None`` (model-free
+            [`structure_descriptors`][mmh_data.structure_descriptors]), an array ``[len(configs),
+            D]``, or a callable taking the list of candidate configurations and returning
+            ``[len(candidates), D]`` (e.g. a model's invariant descriptors).
         cutoff: Cutoff of the default descriptors, Å.
         allow_fewer: When fewer than ``n`` structures pass the filter, return all of them
-            with a :class:`DataWarning` instead of raising.
+            with a [`DataWarning`][mmh_data.DataWarning] instead of raising.
 
     Returns:
         ``[n]`` int64 indices into ``configs`` (in order of selection).
@@ -209,7 +209,7 @@ def select_replay(
     """Select a replay buffer of exactly ``n`` structures from a pre-training source.
 
     The count, filter and method are honoured for every kind of source: a file or list of
-    files (extxyz, ASE db, mmh LMDB), a list of :class:`Configuration`, a list of
+    files (extxyz, ASE db, mmh LMDB), a list of [`Configuration`][mmh_data.Configuration], a list of
     ``ase.Atoms`` or a lazy store.
 
     Args:
@@ -219,7 +219,7 @@ def select_replay(
         filter: ``"none"``, ``"combinations"``, ``"inclusive"`` or ``"exclusive"``.
         elements: Fine-tuning elements for the filter.
         seed: Reproducibility seed.
-        descriptors: See :func:`select_replay_indices`.
+        descriptors: See [`select_replay_indices`][mmh_data.select_replay_indices].
         cutoff: Cutoff of the default descriptors, Å.
         allow_fewer: Return fewer (with a warning) instead of raising.
         keys: Key map for reading files or atoms.

@@ -88,8 +88,9 @@ class StatisticsAccumulator:
     is kept as its normal equations (per-element sums of ``n n^T`` and ``E n``), the
     interaction energy per atom ``(E - n.E0) / N`` as the first and second moments of
     ``E / N`` and ``n / N`` (exact for any E0s chosen afterwards). Accumulators of parts
-    of the data can be merged (:meth:`merge`) and saved (:meth:`state_dict`), so the
-    statistics of a source are computed once and cached.
+    of the data can be merged ([`merge`][mmh_data.StatisticsAccumulator.merge]) and saved
+    ([`state_dict`][mmh_data.StatisticsAccumulator.state_dict]), so the statistics of a source are
+    computed once and cached.
 
     Args:
         head: Head name.
@@ -264,7 +265,7 @@ class StatisticsAccumulator:
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> StatisticsAccumulator:
-        """Rebuild an accumulator saved by :meth:`state_dict`."""
+        """Rebuild from [`state_dict`][mmh_data.StatisticsAccumulator.state_dict] output."""
         if int(state.get("version", -1)) != 1:
             raise ValueError(f"unknown statistics version {state.get('version')!r}")
         acc = cls(str(state["head"]), float(state["cutoff"]))
@@ -327,7 +328,7 @@ class StatisticsAccumulator:
         self, elements: Sequence[int] | None = None, *, fixed: Mapping[int, float] | None = None
     ) -> dict[int, float]:
         """E0s by least squares on the compositions of the structures with an energy
-        (isolated atoms left out), as :func:`mmh_data.average_e0s` gives on the same data.
+        (isolated atoms left out), as [`mmh_data.average_e0s`][] gives on the same data.
 
         Args:
             elements: Elements to fit (default: those of the structures with an energy).
@@ -355,7 +356,7 @@ class StatisticsAccumulator:
                 ``{Z: E0}`` mapping to use as given.
 
         Returns:
-            The :class:`HeadStatistics`.
+            The [`HeadStatistics`][mmh_data.HeadStatistics].
 
         Raises:
             EmptyDatasetError: No structures were added.
@@ -454,10 +455,11 @@ def compute_statistics(
         configs: Structures of one or several heads (routed by ``config.head``).
         cutoff: Neighbour-list cutoff in Å (the model's ``r_max``).
         e0s: E0 method for all heads, a ``{Z: E0}`` mapping, or a per-head mapping
-            ``{head: method-or-mapping}``. See :meth:`StatisticsAccumulator.result`.
+            ``{head: method-or-mapping}``. See
+            [`StatisticsAccumulator.result`][mmh_data.StatisticsAccumulator.result].
         heads: Declared heads (their order is kept; an unknown head is an error and a
-            head without data is an :class:`EmptyDatasetError`). Default: heads in order
-            of appearance.
+            head without data is an [`EmptyDatasetError`][mmh_data.EmptyDatasetError]). Default:
+            heads in order of appearance.
 
     Returns:
         ``{head: HeadStatistics}``.
@@ -497,7 +499,7 @@ def format_statistics(stats: Mapping[str, HeadStatistics]) -> str:
     """Human-readable table of per-head statistics (used by the CLI).
 
     Args:
-        stats: Output of :func:`compute_statistics`.
+        stats: Output of [`compute_statistics`][mmh_data.compute_statistics].
 
     Returns:
         Multi-line text.

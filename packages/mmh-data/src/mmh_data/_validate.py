@@ -1,4 +1,4 @@
-"""Physical sanity checks on a :class:`Configuration`: the cell, close atoms and the element
+"""Physical sanity checks on a [`mmh_data.Configuration`][]: the cell, close atoms and the element
 table."""
 
 from __future__ import annotations

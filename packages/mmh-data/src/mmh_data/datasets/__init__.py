@@ -52,7 +52,7 @@ def names() -> list[str]:
 def bridging_names() -> list[str]:
     """Names of the bundled domain-bridging sets present in this installation.
 
-    Their frames carry one label set per level of theory (see :func:`label_levels`); use
+    Their frames carry one label set per level of theory (see `label_levels`); use
     them in the ``bridging`` section of an ``mmh-train`` configuration.
     """
     return [n for n in _BRIDGING if (_DATA / n / "metadata.json").exists()]
@@ -73,7 +73,7 @@ def path(name: str, split: str) -> Path:
     """Path of the ``.npz`` file that holds ``split`` of dataset ``name``.
 
     Args:
-        name: Dataset name, one of :func:`names`.
+        name: Dataset name, one of `names`.
         split: ``"train"``, ``"valid"`` or ``"test"``.
 
     Raises:
@@ -88,7 +88,7 @@ def path(name: str, split: str) -> Path:
 
 
 def load_arrays(name: str, split: str) -> dict:
-    """The raw concatenated arrays of a split (see :mod:`mmh_data.datasets._store`)."""
+    """The raw concatenated arrays of a split (see `mmh_data.datasets._store`)."""
     return _store.load(path(name, split))
 
 
@@ -99,11 +99,11 @@ def load_atoms(name: str, split: str) -> list:
     ``bulk``, ``info["REF_stress"]`` (Voigt xx yy zz yz xz xy, eV/Å³, ASE sign); each frame
     also has ``info["config_type"]`` and ``info["family"]`` (its structure family).
     Frames of a domain-bridging set (``bridge``) carry one label set per level instead,
-    under the keys of :func:`label_levels`, and their ``info["source"]`` and
+    under the keys of `label_levels`, and their ``info["source"]`` and
     ``info["source_index"]`` (dataset and index in its ``train`` split).
 
     Args:
-        name: Dataset name, one of :func:`names`.
+        name: Dataset name, one of `names`.
         split: ``"train"``, ``"valid"`` or ``"test"``.
 
     Returns:
@@ -141,7 +141,7 @@ def metadata(name: str) -> dict:
     """Metadata of a dataset: provenance, isolated-atom energies, split sizes, element counts.
 
     Args:
-        name: Dataset name, one of :func:`names`.
+        name: Dataset name, one of `names`.
 
     Returns:
         A fresh dict parsed from the dataset's ``metadata.json``.

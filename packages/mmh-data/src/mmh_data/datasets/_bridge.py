@@ -8,7 +8,7 @@ Format (one frame per structure, one label set per level of theory)::
     info["family"], info["config_type"]    # "bulk:Al-fcc", "md"
 
 Stress (Voigt xx yy zz yz xz xy, eV/Å³, ASE sign) is present for structures from ``bulk``
-only (3-D periodic cells). The storage arrays are those of :mod:`._store` with per-level
+only (3-D periodic cells). The storage arrays are those of `_store` with per-level
 label arrays; there is one split, ``train``.
 """
 

@@ -107,7 +107,7 @@ def _native(source: str) -> str:
 
 
 def run(task: Task, log: list) -> dict[str, np.ndarray]:
-    """Label the task's structures at every level; storage arrays (see :mod:`._bridge`).
+    """Label the task's structures at every level; storage arrays (see `_bridge`).
 
     The other level than the source's is computed first (it is the one that may fail);
     a failed structure is replaced by the next reserve structure of the family.

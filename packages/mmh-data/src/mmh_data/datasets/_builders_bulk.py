@@ -77,7 +77,7 @@ MATERIALS: list[tuple[str, dict, tuple[int, int, int]]] = [
     ("CuZn-B2", {"name": "CuZn", "crystalstructure": "cesiumchloride", "a": 2.95}, (2, 2, 2)),
 ]
 
-#: Non-ase.build prototypes, built by :func:`_prototype`.
+#: Non-ase.build prototypes, built by `_prototype`.
 PROTOTYPES = ["TiO2-rutile", "Cu2O-cuprite", "Cu3Pt-L12", "MgF2-rutile"]
 
 N_STRAIN = 6

@@ -111,7 +111,7 @@ def generate(name: str, work: Path, workers: int = 2, seed: int = 0, out: Path |
     """Generate dataset ``name``: run the missing tasks, then assemble the split files.
 
     Resumable: finished tasks are chunk files under ``work/<name>/chunks`` and are skipped.
-    The domain-bridging set ``bridge`` is labelled at two levels (see :mod:`._bridge`) and
+    The domain-bridging set ``bridge`` is labelled at two levels (see `_bridge`) and
     needs its sources, so ``all`` generates it last.
     """
     if name == "bridge":

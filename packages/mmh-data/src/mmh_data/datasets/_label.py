@@ -78,7 +78,7 @@ class Frame:
 
 
 def frame_from_results(atoms, results: dict, config_type: str, with_stress: bool) -> Frame:
-    """Build a :class:`Frame` from an ``Atoms`` object and calculator results."""
+    """Build a `Frame` from an ``Atoms`` object and calculator results."""
     stress = np.asarray(results["stress"], dtype=float).copy() if with_stress else None
     return Frame(
         numbers=atoms.numbers.copy(),
@@ -111,7 +111,7 @@ def label(atoms, method: str, config_type: str, with_stress: bool, log: list) ->
 
 
 def recording_calculator(method: str, with_stress: bool, log: list):
-    """A fresh-SCF tblite calculator that keeps a :class:`Frame` of every evaluated geometry.
+    """A fresh-SCF tblite calculator that keeps a `Frame` of every evaluated geometry.
 
     Used to drive relaxations and molecular dynamics: every evaluated geometry is a fresh
     SCF and therefore a valid label. The frames are in ``calc.frames``.

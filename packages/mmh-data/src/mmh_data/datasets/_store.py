@@ -12,7 +12,7 @@ Domain-bridging sets (``bridge``) store one label set per level instead of ``ene
 ``forces`` and ``stress``: ``<level>_energy`` (n), ``<level>_forces`` (N×3) and
 ``<level>_stress`` (n×6, zeros where ``has_stress`` is false), plus ``source`` and
 ``source_index`` (the structure's split and index in its source dataset); see
-:mod:`mmh_data.datasets._bridge`.
+`mmh_data.datasets._bridge`.
 
 No object arrays, so files load with ``allow_pickle=False``.
 """

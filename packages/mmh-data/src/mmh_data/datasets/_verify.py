@@ -1,7 +1,7 @@
 """Checks that the stored labels are real: recomputation, finite differences, two levels.
 
 Meant to run in a fresh interpreter with one OpenMP thread (see ``limit_threads``); the
-tests call :func:`run_checks` that way and assert on its result.
+tests call `run_checks` that way and assert on its result.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from ._meta import HeadMeta
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters and per-head constants of :class:`~mmh_heads.MultiHeadMACE`.
+    """Hyper-parameters and per-head constants of [`MultiHeadMACE`][mmh_heads.MultiHeadMACE].
 
     Attributes:
         backbone: The backbone hyper-parameters (its ``elements`` is the element table).
@@ -100,7 +100,7 @@ class ModelConfig:
         return self.readout_hidden[self.heads.index(head)]
 
     def to_dict(self) -> dict:
-        """Plain-JSON form (round-trips through :meth:`from_dict`)."""
+        """Plain-JSON form (round-trips through [`from_dict`][mmh_heads.ModelConfig.from_dict])."""
         out = {
             "backbone": self.backbone.to_dict(),
             "heads": list(self.heads),
@@ -119,7 +119,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ModelConfig:
-        """Build from :meth:`to_dict` output; unknown keys are an error."""
+        """From [`to_dict`][mmh_heads.ModelConfig.to_dict] output; unknown keys are an error."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:

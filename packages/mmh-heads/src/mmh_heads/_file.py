@@ -16,7 +16,7 @@ from safetensors.torch import safe_open as _safe_open
 from ._config import ModelConfig
 from ._model import MultiHeadMACE
 
-#: the format written by :func:`save_model`
+#: the format written by `save_model`
 FORMAT_VERSION = 1
 _FORMAT_NAME = "mmh-model"
 _KEY = "mmh"
@@ -111,7 +111,7 @@ def read_model_header(path: str | Path) -> dict:
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> MultiHeadMACE:
-    """Load a model written by :func:`save_model`, without unpickling anything.
+    """Load a model written by [`save_model`][mmh_heads.save_model], without unpickling anything.
 
     Raises:
         ModelFileError: The file is missing, corrupted (header or checksum), not an mmh

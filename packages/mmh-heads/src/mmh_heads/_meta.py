@@ -64,7 +64,7 @@ class HeadMeta:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | HeadMeta) -> HeadMeta:
-        """Build from :meth:`to_dict` output (or return a :class:`HeadMeta` as it is).
+        """From [`to_dict`][mmh_heads.HeadMeta.to_dict] output (a `HeadMeta` is returned as it is).
 
         Raises:
             ValueError: An unknown key or a value of the wrong type.

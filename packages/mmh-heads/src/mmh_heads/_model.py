@@ -142,7 +142,7 @@ class MultiHeadMACE(torch.nn.Module):
     def resolve_heads(self, batch: Batch) -> Batch:
         """The batch with ``head`` set to this model's index of each graph's head name.
 
-        Graphs carry head *names* (:class:`mmh_data.GraphBuilder` needs no head list), so
+        Graphs carry head *names* ([`mmh_data.GraphBuilder`][] needs no head list), so
         the same graph serves any model that has the head; the indices are this model's.
         """
         heads = self.head_indices(batch.head_name, device=batch.head.device)
@@ -264,10 +264,11 @@ class MultiHeadMACE(torch.nn.Module):
         compute_stress: bool = True,
         create_graph: bool = False,
     ) -> dict[str, torch.Tensor]:
-        """Energies, forces and stress of a :class:`mmh_data.Batch`.
+        """Energies, forces and stress of a [`mmh_data.Batch`][].
 
         Graphs built without a head list (head index ``-1``) are routed by their head
-        names (:meth:`resolve_heads`). See :meth:`compute` for the outputs.
+        names ([`resolve_heads`][mmh_heads.MultiHeadMACE.resolve_heads]). See
+        [`compute`][mmh_heads.MultiHeadMACE.compute] for the outputs.
         """
         head = batch.head
         if bool((head < 0).any()):

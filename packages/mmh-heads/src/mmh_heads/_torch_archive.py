@@ -5,7 +5,7 @@ A ``torch.save`` file is a zip archive: ``<root>/data.pkl`` (a pickle of the obj
 and calls whatever the pickle names, which for a mace-torch ``.model`` includes Python source
 that torch ``exec``s and TorchScript archives that e3nn loads.
 
-This reader unpickles with a restricted :class:`pickle.Unpickler`:
+This reader unpickles with a restricted `pickle.Unpickler`:
 
 * a short allow-list of globals gets a real, harmless implementation: ``OrderedDict``, ``set``,
   ``frozenset``, latin-1 ``_codecs.encode``, and mmh's own versions of torch's tensor and
@@ -13,7 +13,7 @@ This reader unpickles with a restricted :class:`pickle.Unpickler`:
 * every other global becomes an inert stand-in class, generated per name. Building an object of
   it (pickle's ``NEWOBJ`` and ``BUILD``) only records its arguments and state;
 * *calling* a global (pickle's ``REDUCE``) that is neither allow-listed nor an inert record
-  listed in :data:`INERT_CALLS` raises :class:`UnsafeArchiveError` before anything is called.
+  listed in `INERT_CALLS` raises `UnsafeArchiveError` before anything is called.
 
 No module named in the file is imported, and nothing from the file is executed.
 """
@@ -505,7 +505,7 @@ def is_module(obj: Any) -> bool:
 
 
 def module_tree(obj: Any, path: str = "", *, source: Path | str = "") -> ModuleRecord:
-    """Turn the inert record of a ``torch.nn.Module`` into a :class:`ModuleRecord` tree.
+    """Turn the inert record of a ``torch.nn.Module`` into a `ModuleRecord` tree.
 
     Raises:
         ArchiveError: ``obj`` (or a child) is not a module record.

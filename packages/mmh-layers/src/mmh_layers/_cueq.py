@@ -84,7 +84,7 @@ class CueConvTensorProduct(torch.nn.Module):
 
 class CueSymmetricContraction(torch.nn.Module):
     """Symmetric contraction (cuequivariance), parameters as in
-    :class:`~mmh_layers.SymmetricContraction`: ``weights["<k>_<nu>"] [num_elements, K, C]``."""
+    [`mmh_layers.SymmetricContraction`][]: ``weights["<k>_<nu>"] [num_elements, K, C]``."""
 
     def __init__(
         self,
@@ -145,7 +145,7 @@ class CueFusedConvolution(torch.nn.Module):
     leave in e3nn's ``mul_ir`` layout by one gather each. On the CPU it runs through
     cuequivariance's PyTorch implementation (for checks; mmh's native kernel is the CPU path).
 
-    Called as :class:`~mmh_layers.FusedConvolution`:
+    Called as [`FusedConvolution`][mmh_layers.FusedConvolution]:
     ``(h [N, irreps_node.dim], edge_sh [E, S], weights [E, weight_numel], edge_index [2, E])``.
     """
 

@@ -64,7 +64,7 @@ def layout(irreps: o3.Irreps) -> tuple[tuple[int, int], ...]:
 def channels_last(x: torch.Tensor, irreps) -> torch.Tensor:
     """Reshape ``[N, irreps.dim]`` (e3nn ``mul_ir`` layout) to ``[N, C, sum(2l+1)]``.
 
-    ``irreps`` is an e3nn ``Irreps`` or its :func:`layout`. All irreps must share one
+    ``irreps`` is an e3nn ``Irreps`` or its `layout`. All irreps must share one
     multiplicity ``C``; the components of each irrep are laid side by side along the last
     axis, in the order of ``irreps``.
     """
@@ -84,7 +84,7 @@ def channels_last(x: torch.Tensor, irreps) -> torch.Tensor:
 
 
 def channels_first(x: torch.Tensor, irreps: o3.Irreps) -> torch.Tensor:
-    """Inverse of :func:`channels_last`: ``[N, C, sum(2l+1)]`` to ``[N, irreps.dim]``."""
+    """Inverse of [`mmh_layers.channels_last`][]: ``[N, C, sum(2l+1)]`` to ``[N, irreps.dim]``."""
     n = x.shape[0]
     pieces = []
     start = 0

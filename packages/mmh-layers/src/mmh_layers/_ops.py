@@ -2,7 +2,7 @@
 
 Every operation keeps its trainable parameters in one backend-independent layout, so
 that a model converts between backends by copying its state dict (see
-:func:`mmh_layers.convert_backend`). The e3nn implementations are the reference.
+`mmh_layers.convert_backend`). The e3nn implementations are the reference.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def symmetric_contraction(
     channels: int,
     backend: str = "e3nn",
 ) -> torch.nn.Module:
-    """The product basis contraction (see :class:`~mmh_layers.SymmetricContraction`)."""
+    """The product basis contraction (see [`mmh_layers.SymmetricContraction`][])."""
     if backend == "cueq":
         from ._cueq import CueSymmetricContraction
 

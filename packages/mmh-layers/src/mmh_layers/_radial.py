@@ -56,7 +56,7 @@ def polynomial_envelope(r: torch.Tensor, r_max: torch.Tensor | float, p: int) ->
 
 
 class PolynomialEnvelope(torch.nn.Module):
-    """Module form of :func:`polynomial_envelope` with a fixed ``r_max`` and order ``p``."""
+    """Module form of [`mmh_layers.polynomial_envelope`][], fixed ``r_max`` and order ``p``."""
 
     def __init__(self, r_max: float, p: int = 5) -> None:
         super().__init__()

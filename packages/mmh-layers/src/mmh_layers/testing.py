@@ -89,7 +89,7 @@ def assert_o3_equivariant(
     """Assert equivariance under random rotations, with and without inversion.
 
     Each trial draws one proper rotation and one rotoinversion. ``rtol`` defaults to
-    :data:`TOLERANCES` for the dtype of ``positions``.
+    `TOLERANCES` for the dtype of ``positions``.
     """
     rtol = TOLERANCES.get(positions.dtype, 1e-5) if rtol is None else rtol
     for _ in range(trials):

@@ -35,20 +35,20 @@ class LammpsFixExternal:
     """An mmh model as the force field of a LAMMPS run, through ``fix external``.
 
     At every step LAMMPS calls back into Python with the positions; the model (one head,
-    through :class:`mmh_ase.MMHCalculator`) returns the energy, forces and virial, which
+    through [`mmh_ase.MMHCalculator`][]) returns the energy, forces and virial, which
     the fix hands to LAMMPS (``fix_modify ... energy yes virial yes``): thermodynamic
     output, pressure and barostats see them. LAMMPS must run with ``units metal`` on
     one process (the model needs every atom; ``fix external`` only sees a process's own).
 
     Args:
-        model: A model file, a :class:`~mmh_heads.MultiHeadMACE` or an
-            :class:`~mmh_ase.MMHCalculator` (then ``head`` and options come from it).
+        model: A model file, a [`MultiHeadMACE`][mmh_heads.MultiHeadMACE] or an
+            [`MMHCalculator`][mmh_ase.MMHCalculator] (then ``head`` and options come from it).
         head: The head (a multi-head model needs one; errors as the calculator's).
         elements: The element of each LAMMPS atom type, in type order (type 1 first),
             as symbols or atomic numbers, e.g. ``["Na", "Cl"]``.
         fix_id: The ID of the ``fix external``.
         **calculator_options: ``dtype``, ``device``, ``dispersion``, ... of
-            :class:`~mmh_ase.MMHCalculator`.
+            [`MMHCalculator`][mmh_ase.MMHCalculator].
 
     Raises:
         mmh_ase.HeadSelectionError: Unknown head, or no head for a multi-head model.
@@ -196,13 +196,14 @@ def run_lammps_input(
 
     The script defines the fix itself, ``fix <fix_id> all external pf/callback 1 1``
     (``fix_id`` as given to the coupling, ``mmh`` by default); right after that line the
-    model is connected (after :meth:`LammpsFixExternal.check`, so a missing type
+    model is connected (after
+    [`LammpsFixExternal.check`][mmh_md._lammps_external.LammpsFixExternal.check], so a missing type
     mapping fails before any step). Commands are run one at a time, in order.
 
     Args:
         script: Path of the input script, or its text (when it contains a newline).
         coupling: The model coupling.
-        lmp: A LAMMPS instance (default: :func:`load_lammps`).
+        lmp: A LAMMPS instance (default: `load_lammps`).
 
     Returns:
         The LAMMPS instance, after the script.

@@ -35,7 +35,7 @@ class MMHMliapUnified(MLIAPUnified):
 
     LAMMPS supplies, per step, the pair vectors ``rij = x_j - x_i`` of its neighbour list
     (``pair_i``, ``pair_j`` index local and ghost atoms, ``elems`` gives each atom's index
-    into :attr:`element_types`). The model's graph is those pairs; the energy is the sum
+    into `element_types`). The model's graph is those pairs; the energy is the sum
     of the per-atom energies of the local atoms; the pair forces handed back are
     ``dE/drij`` (LAMMPS adds them to atom ``i`` and subtracts them from atom ``j``,
     tallies the virial from them, and sends ghost forces to their owners).
@@ -49,8 +49,8 @@ class MMHMliapUnified(MLIAPUnified):
     ``2 * rcutfac = r_max``.
 
     Args:
-        model: A model file, a :class:`~mmh_heads.MultiHeadMACE` or an
-            :class:`~mmh_ase.MMHCalculator`.
+        model: A model file, a [`MultiHeadMACE`][mmh_heads.MultiHeadMACE] or an
+            [`MMHCalculator`][mmh_ase.MMHCalculator].
         head: The head (a multi-head model needs one; errors as the calculator's).
         element_types: The element of each ML-IAP element index (LAMMPS maps atom types
             to them with ``pair_coeff * * Na Cl``), e.g. ``["Na", "Cl"]``.
@@ -107,7 +107,7 @@ class MMHMliapUnified(MLIAPUnified):
         """Not used: the model computes its own features from the pair vectors."""
 
     def compute_gradients(self, data: Any) -> None:
-        """Not used: forces come from :meth:`compute_forces`."""
+        """Unused: [`compute_forces`][mmh_md._mliap.MMHMliapUnified.compute_forces] gives forces."""
 
     def _atom_numbers(self, data: Any, ntotal: int) -> torch.Tensor:
         elems = _as_tensor(data.elems, self.device, torch.int64)

@@ -48,7 +48,7 @@ def torch_neighbour_list(
     """All ordered pairs ``(i, j, S)`` with ``|r_j - r_i + S @ cell| < cutoff`` of one
     structure, computed with torch on the device of ``positions``.
 
-    The convention is :func:`mmh_data.neighbour_list`'s: a full list, row 0 the sender
+    The convention is [`mmh_data.neighbour_list`][]'s: a full list, row 0 the sender
     ``i``, self-pairs only through periodic images. Positions may lie outside the cell.
     The search compares every atom with every atom image (in chunks of ``chunk_pairs``
     distances): quadratic, meant for the structures of batched MD and relaxation, not

@@ -25,18 +25,18 @@ class MMHPotential:
     positions of all atoms of all systems, one cell and periodicity per system, and the
     system index of each atom go in; energies, forces, stress and virials come out, from
     one forward and one backward pass. The model is loaded (and the head chosen, with the
-    same errors) exactly as :class:`mmh_ase.MMHCalculator` does, so results agree with it.
+    same errors) exactly as [`mmh_ase.MMHCalculator`][] does, so results agree with it.
 
     Args:
-        model: A model file, a :class:`~mmh_heads.MultiHeadMACE` or an
-            :class:`~mmh_ase.MMHCalculator` (whose model, head, dtype and device are used;
+        model: A model file, a [`MultiHeadMACE`][mmh_heads.MultiHeadMACE] or an
+            [`MMHCalculator`][mmh_ase.MMHCalculator] (whose model, head, dtype and device are used;
             dispersion is not supported here).
         head: The head to evaluate (a multi-head model needs one).
         dtype: ``"float32"`` or ``"float64"`` (or a torch dtype); ``None`` keeps the
             model's.
         device: Torch device of the model and of the neighbour list.
         neighbour_list: ``"torch"`` (default) builds the neighbour list with torch on the
-            model's device; ``"vesin"`` builds it on the CPU with :mod:`mmh_data`'s vesin
+            model's device; ``"vesin"`` builds it on the CPU with `mmh_data`'s vesin
             list (faster for large systems on a CPU).
 
     Raises:
@@ -79,7 +79,7 @@ class MMHPotential:
         self._checked: torch.Tensor | None = None
 
     def check_numbers(self, atomic_numbers: torch.Tensor) -> None:
-        """Raise :class:`mmh_data.UnknownElementError` (the calculator's message) if an
+        """Raise [`mmh_data.UnknownElementError`][] (the calculator's message) if an
         atomic number is outside the model's element table."""
         if self._checked is not None and torch.equal(self._checked, atomic_numbers):
             return

@@ -26,22 +26,22 @@ __all__ = ["MMHTorchSimModel"]
 class MMHTorchSimModel(ModelInterface):
     """An mmh model (one head) as a torch-sim model: batched energies, forces and stress.
 
-    Every system of a :class:`torch_sim.SimState` is evaluated in one model call; the
+    Every system of a `torch_sim.SimState` is evaluated in one model call; the
     neighbour list is built with torch on the model's device (or with vesin on the CPU,
     ``neighbour_list="vesin"``). Units are torch-sim's metal units (eV, Å); stress is
     ``[n_systems, 3, 3]`` eV/Å³ with the sign of ASE and of torch-sim's other models
     (positive = tensile).
 
     Args:
-        model: A model file, a :class:`~mmh_heads.MultiHeadMACE` or an
-            :class:`~mmh_ase.MMHCalculator`.
+        model: A model file, a [`MultiHeadMACE`][mmh_heads.MultiHeadMACE] or an
+            [`MMHCalculator`][mmh_ase.MMHCalculator].
         head: The head (a multi-head model needs one; errors as the calculator's:
-            :class:`mmh_ase.HeadSelectionError`).
+            [`mmh_ase.HeadSelectionError`][]).
         device: Torch device (default: CUDA when available, else CPU).
         dtype: ``torch.float64`` (default, torch-sim's) or ``torch.float32``.
         compute_forces: Return forces.
         compute_stress: Return stress (needed by cell relaxation and NPT).
-        neighbour_list: ``"torch"`` or ``"vesin"`` (see :class:`MMHPotential`).
+        neighbour_list: ``"torch"`` or ``"vesin"`` (see [`MMHPotential`][mmh_md.MMHPotential]).
 
     Example:
         >>> import torch_sim as ts
@@ -86,7 +86,7 @@ class MMHTorchSimModel(ModelInterface):
 
     def forward(self, state: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """Energies ``[n_systems]``, forces ``[n_atoms, 3]`` and stress
-        ``[n_systems, 3, 3]`` of a :class:`torch_sim.SimState` (or a state dict with
+        ``[n_systems, 3, 3]`` of a `torch_sim.SimState` (or a state dict with
         ``positions``, ``cell``, ``pbc``, ``atomic_numbers`` and ``system_idx``).
 
         The state is not modified.

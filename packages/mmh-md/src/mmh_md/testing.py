@@ -17,8 +17,9 @@ class MliapPairData:
 
     Atoms ``0 .. nlocal-1`` are the structure's own atoms, the rest periodic images
     (ghosts). ``update_pair_forces(fij)`` does what LAMMPS does: ``f[i] += fij``,
-    ``f[j] -= fij`` and ``virial -= rij ⊗ fij``; :meth:`local_forces` then adds the
-    ghost forces to their owners (LAMMPS's reverse communication).
+    ``f[j] -= fij`` and ``virial -= rij ⊗ fij``;
+    [`local_forces`][mmh_md.testing.MliapPairData.local_forces] then adds the ghost forces to their
+    owners (LAMMPS's reverse communication).
 
     Attributes:
         nlocal, ntotal, nlistatoms, npairs: Counts.

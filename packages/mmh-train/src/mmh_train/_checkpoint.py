@@ -37,7 +37,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only`` loading).
+    """Read a checkpoint written by [`mmh_train.save_checkpoint`][] (``weights_only`` loading).
 
     Raises:
         CheckpointError: The file does not exist or cannot be read.

@@ -1,7 +1,7 @@
 """The training configuration: typed sections read from one YAML file.
 
-Every section is a dataclass; :func:`load_config` rejects unknown keys and wrong types with a
-message that names the key (``optimizer.lr``), before any data is read.
+Every section is a dataclass; [`load_config`][mmh_train.load_config] rejects unknown keys and wrong
+types with a message that names the key (``optimizer.lr``), before any data is read.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ E0Spec = str | dict[int, float]
 
 @dataclass(frozen=True)
 class ModelSection:
-    """Architecture of a model trained from scratch (see :class:`mmh_layers.BackboneConfig`).
+    """Architecture of a model trained from scratch (see [`mmh_layers.BackboneConfig`][]).
 
     ``elements`` defaults to the elements found in the training data of all heads.
     """
@@ -123,7 +123,7 @@ class HeadDataConfig:
             structures (chosen with the run's seed).
         max_train: Use at most this many training structures (the first ones after a
             seeded shuffle); for quick runs.
-        keys: Key map of the files (see :class:`mmh_data.KeySpec`).
+        keys: Key map of the files (see [`mmh_data.KeySpec`][]).
         config_type_weights: Weight factor per ``config_type``.
         e0s: ``"isolated"`` (isolated-atom energies of the bundled dataset or of the
             ``IsolatedAtom`` frames), ``"average"`` (least squares on the compositions),
@@ -136,7 +136,7 @@ class HeadDataConfig:
         share: Fraction of every training batch drawn from this head (default: what the
             fixed shares leave, split in proportion to the dataset sizes).
         regularization: Selective regularisation of this head's readout.
-        meta: What the head is (:class:`mmh_heads.HeadMeta`: ``level_of_theory``,
+        meta: What the head is ([`mmh_heads.HeadMeta`][]: ``level_of_theory``,
             ``dispersion``, ``datasets``, ``notes``), stored in the model file and shown
             by ``mmh-train info`` and ``mmh_ase.list_heads``.
     """
@@ -182,7 +182,7 @@ class LossConfig:
     conditional_forces: bool = True
 
     def weights(self) -> LossWeights:
-        """As :class:`LossWeights`."""
+        """As [`LossWeights`][mmh_train.LossWeights]."""
         return LossWeights(
             energy=self.energy_weight,
             forces=self.forces_weight,
@@ -278,7 +278,7 @@ class TrainingConfig:
             ``memory`` when every training stream is held in memory and
             ``num_workers`` is 0, else ``none``.
         streaming: Read the training files of pre-training heads lazily, one structure
-            when a step needs it (:func:`mmh_data.open_sources`), instead of into memory:
+            when a step needs it ([`mmh_data.open_sources`][]), instead of into memory:
             ``"on"``, ``"off"``, or ``"auto"`` (on for heads whose training files are all
             mmh LMDB stores or ASE-LMDB files). Validation and test files are read into
             memory; the final evaluation leaves out streamed training sets.
@@ -461,7 +461,7 @@ class BridgingConfig:
     """A domain-bridging set (DBS): structures labelled for several heads at once.
 
     Every included structure is added to the training data of exactly the heads whose
-    label keys it carries (see :func:`mmh_data.bridging_configurations`), before E0s and
+    label keys it carries (see [`mmh_data.bridging_configurations`][]), before E0s and
     statistics are computed. In fine-tuning the base head's share goes to its replay stream
     (or, without replay, to a stream of its own).
 
@@ -576,7 +576,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:
-        """Build from plain data; unknown keys and wrong types raise :class:`ConfigError`."""
+        """Build from plain data; unknown keys and wrong types raise [`mmh_train.ConfigError`][]."""
         return from_data(cls, data)
 
 

@@ -39,9 +39,9 @@ def init_distributed(device: str = "auto", launcher: str = "auto") -> Distribute
     """Join the process group that the job's launcher describes in the environment.
 
     The launcher is torchrun, SLURM (one task per GPU started by ``srun``) or PBS (ranks
-    set by ``mpiexec``); see :func:`detect_placement` for the variables read. One process
-    (no launcher, or a world of one) creates no group. The backend is NCCL on GPUs and gloo
-    on the CPU. Under SLURM and PBS, rank 0's host is the first of the job's nodes and the
+    set by ``mpiexec``); see [`detect_placement`][mmh_train.detect_placement] for the variables
+    read. One process (no launcher, or a world of one) creates no group. The backend is NCCL on GPUs
+    and gloo on the CPU. Under SLURM and PBS, rank 0's host is the first of the job's nodes and the
     port is ``MASTER_PORT`` or derived from the job id; torchrun uses its own rendezvous
     (``--rdzv-backend c10d --rdzv-endpoint host:port`` on several nodes).
 

@@ -64,7 +64,7 @@ class ExponentialMovingAverage:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` output."""
+        """Restore [`state_dict`][mmh_train.ExponentialMovingAverage.state_dict] output."""
         self.decay = float(state["decay"])
         self.num_updates = int(state["num_updates"])
         self.module.load_state_dict(state["module"])

@@ -48,7 +48,7 @@ def evaluate_heads(
 
     Returns:
         ``{head: {"loss": ..., "energy_mae": ..., ...}}`` (metrics as in
-        :class:`ErrorAccumulator`); heads without structures are left out.
+        [`ErrorAccumulator`][mmh_train.ErrorAccumulator]); heads without structures are left out.
     """
     ctx = ctx or DistributedContext()
     device, dtype = model.e0.device, model.dtype

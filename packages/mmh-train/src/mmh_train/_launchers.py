@@ -12,7 +12,7 @@ from pathlib import Path
 
 __all__ = ["LAUNCHERS", "Placement", "detect_placement"]
 
-#: Launchers that :func:`detect_placement` recognises, in the order it tries them.
+#: Launchers that `detect_placement` recognises, in the order it tries them.
 LAUNCHERS = ("torchrun", "slurm", "pbs")
 
 
@@ -147,7 +147,7 @@ def detect_placement(env: Mapping[str, str] | None = None, launcher: str = "auto
 
     Args:
         env: The environment (default ``os.environ``).
-        launcher: ``"auto"``, one of :data:`LAUNCHERS`, or ``"none"`` (one process,
+        launcher: ``"auto"``, one of `LAUNCHERS`, or ``"none"`` (one process,
             whatever the environment says).
 
     Raises:

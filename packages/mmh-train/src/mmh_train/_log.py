@@ -36,13 +36,15 @@ class RunLog:
     Args:
         directory: The run directory.
         tensorboard: Also write TensorBoard events (needs the ``tensorboard`` package;
-            without it a :class:`LoggingSinkWarning` says so and the run goes on).
+            without it a [`LoggingSinkWarning`][mmh_train.LoggingSinkWarning] says so and the run
+            goes on).
         resume_step: Keep only records with ``step <= resume_step`` (``None``: new log).
         wandb: Also send the records to a W&B run: the keyword arguments of
             ``wandb.init`` (``project``, ``name``, ``entity``, ``mode``, ``tags``;
-            see :class:`mmh_train.WandbConfig`). Without the ``wandb`` package, or when
-            the run cannot start, a :class:`LoggingSinkWarning` says so and the run goes
-            on. The run id is kept in ``wandb-run.json``, so a resumed run continues it.
+            see [`mmh_train.WandbConfig`][]). Without the ``wandb`` package, or when
+            the run cannot start, a [`LoggingSinkWarning`][mmh_train.LoggingSinkWarning] says so and
+            the run goes on. The run id is kept in ``wandb-run.json``, so a resumed run continues
+            it.
         run_config: The run's configuration, given to W&B as the run's config.
     """
 

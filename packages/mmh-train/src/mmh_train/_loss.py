@@ -29,7 +29,7 @@ FORCE_DELTA_FACTORS = (1.0, 0.7, 0.4, 0.1)
 def huber(residual: torch.Tensor, delta: float | torch.Tensor) -> torch.Tensor:
     """Element-wise Huber loss of a residual: ``r²/2`` for ``|r| ≤ δ``, else ``δ(|r| − δ/2)``.
 
-    Same convention as :func:`torch.nn.functional.huber_loss` with ``reduction="none"``; the
+    Same convention as `torch.nn.functional.huber_loss` with ``reduction="none"``; the
     delta may be a tensor broadcastable to the residual.
     """
     abs_r = residual.abs()

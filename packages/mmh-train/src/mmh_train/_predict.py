@@ -67,7 +67,7 @@ def write_predictions(
     Args:
         path: The extended-XYZ file to write.
         configs: The structures, as read.
-        predictions: One dict per structure (:func:`predict_structures`).
+        predictions: One dict per structure ([`predict_structures`][mmh_train.predict_structures]).
         head: The head's name (in the keys).
 
     Returns:

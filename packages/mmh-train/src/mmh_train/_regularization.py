@@ -77,7 +77,8 @@ class SelectiveRegularization:
     Args:
         penalties: One entry per regularised head.
         anchor: The base head's readout snapshot, ``{name: tensor}`` (needed when a
-            penalty has target ``"base"``). Use :meth:`from_model` to take it.
+            penalty has target ``"base"``). Use
+            [`from_model`][mmh_train.SelectiveRegularization.from_model] to take it.
 
     Example:
         >>> reg = SelectiveRegularization.from_model(
@@ -202,7 +203,7 @@ def regularization_from_config(
     as it is now. In naive fine-tuning call it before the base head is removed.
 
     Args:
-        config: The :class:`TrainConfig`.
+        config: The [`TrainConfig`][mmh_train.TrainConfig].
         model: The model (with every head that a penalty names).
         recipe: ``"pretrain"`` or ``"finetune"`` (sets the default target).
         base_head: The base head (fine-tuning).

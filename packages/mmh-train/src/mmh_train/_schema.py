@@ -2,7 +2,7 @@
 
 Editors that read JSON Schema (VS Code with the YAML extension, PyCharm, Neovim through
 yaml-language-server) then complete and check the keys of an ``mmh-train`` YAML file. The
-schema is derived from the same dataclasses :func:`mmh_train.load_config` converts into,
+schema is derived from the same dataclasses [`mmh_train.load_config`][] converts into,
 so the two cannot drift: the field types give the JSON types, ``Literal`` the allowed
 values, the field defaults the defaults, and the ``Attributes`` sections of the
 docstrings the descriptions. Constraints checked in ``__post_init__`` (ranges, exclusive
@@ -163,7 +163,7 @@ def config_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of an ``mmh-train`` YAML configuration.
 
     Unknown keys are rejected (``additionalProperties: false`` in every section), as
-    :func:`mmh_train.load_config` rejects them.
+    [`mmh_train.load_config`][] rejects them.
 
     Example:
         >>> config_schema().get("title")
@@ -181,7 +181,7 @@ def config_schema() -> dict[str, Any]:
 
 
 def write_config_schema(path: str | Path) -> Path:
-    """Write :func:`config_schema` as indented JSON (the file ``docs/config.schema.json``
+    """Write [`mmh_train.config_schema`][] as indented JSON (the file ``docs/config.schema.json``
     of the repository is written this way)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

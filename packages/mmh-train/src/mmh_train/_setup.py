@@ -46,7 +46,7 @@ class TrainingSetup:
         model: The model to train (on the CPU, in the run's dtype).
         splits: Per model head, the structures to evaluate on (``train`` of the base
             head in replay fine-tuning is its replay buffer).
-        streams: The training streams: a :class:`Source` and its structures.
+        streams: The training streams: a [`Source`][mmh_train.Source] and its structures.
         head_weights: Loss weight of each model head.
         valid_weights: Weight of each head in the combined validation loss.
         summary: What was decided (E0 methods, replay size...), for the run log.
@@ -488,7 +488,7 @@ def _pseudo_labels(
 
 
 def prepare(config: TrainConfig, recipe: str) -> TrainingSetup:
-    """:func:`prepare_pretrain` or :func:`prepare_finetune`."""
+    """[`mmh_train.prepare_pretrain`][] or [`prepare_finetune`][mmh_train.prepare_finetune]."""
     if recipe == "pretrain":
         return prepare_pretrain(config)
     if recipe == "finetune":

@@ -24,7 +24,7 @@ class GraphCache:
 
     Keyed by the configuration object itself, so the training stream, the validation and
     the final evaluation of one structure share one graph. Graphs carry head names, not
-    indices (see :class:`mmh_data.GraphBuilder` with ``heads=None``).
+    indices (see [`mmh_data.GraphBuilder`][] with ``heads=None``).
 
     Args:
         builder: Builds the graphs.
@@ -122,12 +122,12 @@ class StepData:
 
 
 class StepBatches(Dataset):
-    """Item ``t`` is the :class:`StepData` of step ``t`` on process ``rank``.
+    """Item ``t`` is the `StepData` of step ``t`` on process ``rank``.
 
     The plan says which structures make up the step; they are read from their streams
-    (lists or lazy stores), turned into graphs by ``graphs`` (a :class:`GraphCache`, or a
-    :class:`mmh_data.GraphBuilder` that builds them on the fly, e.g. in DataLoader
-    workers), split by :func:`split_by_size` and collated. Everything follows from ``t``,
+    (lists or lazy stores), turned into graphs by ``graphs`` (a `GraphCache`, or a
+    [`mmh_data.GraphBuilder`][] that builds them on the fly, e.g. in DataLoader
+    workers), split by `split_by_size` and collated. Everything follows from ``t``,
     so a resumed run sees the same batches.
 
     Args:
@@ -138,7 +138,7 @@ class StepBatches(Dataset):
         world_size: Number of processes.
         max_atoms: Bound on the atoms of a forward pass.
         max_edges: Bound on the edges of a forward pass.
-        oversize: ``"error"`` or ``"skip"`` (see :func:`split_by_size`).
+        oversize: ``"error"`` or ``"skip"`` (see `split_by_size`).
         dtype: Float dtype of the batches.
     """
 
@@ -217,7 +217,7 @@ def _exit_with_parent() -> None:
 def step_loader(
     steps: StepBatches, start: int, stop: int, *, num_workers: int = 0, prefetch: int = 2
 ) -> Iterator[StepData]:
-    """The :class:`StepData` of steps ``start, ..., stop - 1``, in order.
+    """The `StepData` of steps ``start, ..., stop - 1``, in order.
 
     With ``num_workers`` processes the steps ahead are read, built and collated while the
     model trains (each worker with one torch thread); 0 does it in this process.

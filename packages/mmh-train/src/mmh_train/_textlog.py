@@ -1,4 +1,4 @@
-"""The human-readable log of a run, ``train.log``, written through :mod:`logging`.
+"""The human-readable log of a run, ``train.log``, written through `logging`.
 
 It says what the run decided (E0s, statistics, replay selection, frozen groups), one line
 per epoch, warnings (a logging sink that cannot be used) and the final errors: the file an

@@ -115,11 +115,11 @@ def _rng_state() -> dict[str, Any]:
 
 
 class Trainer:
-    """Trains a :class:`TrainingSetup` as a :class:`TrainConfig` says.
+    """Trains a [`mmh_train.TrainingSetup`][] as a [`TrainConfig`][mmh_train.TrainConfig] says.
 
     One optimiser step per global batch of ``training.batch_size`` structures, drawn by a
-    :class:`MixedBatchPlan` (every head at its share; on ``W`` processes each takes
-    ``batch_size / W`` of them). A process's part of the step is split into forward passes
+    [`MixedBatchPlan`][mmh_train.MixedBatchPlan] (every head at its share; on ``W`` processes each
+    takes ``batch_size / W`` of them). A process's part of the step is split into forward passes
     of at most ``training.max_atoms`` atoms and ``training.max_edges`` edges whose
     gradients add up. The loss is normalised by the step's global label counts, so a step
     on ``W`` processes, in any number of passes, equals the step on one in one pass.
@@ -141,7 +141,7 @@ class Trainer:
 
     Args:
         config: The run's configuration.
-        setup: Model and data from :func:`prepare`.
+        setup: Model and data from [`prepare`][mmh_train.prepare].
         ctx: Process context (default: one process on ``config.device``).
     """
 

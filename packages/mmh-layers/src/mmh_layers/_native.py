@@ -3,8 +3,9 @@
 The C++ sources in ``csrc/`` are compiled on first use with the machine's C++ compiler
 (``torch.utils.cpp_extension``, cached in torch's extension directory) and register the
 ``torch.ops.mmh_native`` operators. Where they cannot be built (no compiler, no ninja, a
-failing build), [`native_available`][mmh_layers.native_available] returns False and warns once, naming the reason; the
-models then run the e3nn reference path, which computes the same function.
+failing build), [`native_available`][mmh_layers.native_available] returns False and warns
+once, naming the reason; the models then run the e3nn reference path, which computes the
+same function.
 
 ``MMH_NATIVE=0`` in the environment switches the native kernels off (the e3nn path is used);
 [`use_native`][mmh_layers.use_native] does the same for a block of code.

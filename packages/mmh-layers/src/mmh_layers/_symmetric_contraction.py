@@ -63,9 +63,9 @@ class SymmetricContraction(torch.nn.Module):
     .. math:: B_{n c M} = \sum_{\nu=1}^{\nu_{max}} \sum_k W^{\nu}_{z_n k c}
               \sum_{i_1..i_\nu} U^{\nu}_{M i_1..i_\nu k} A_{n c i_1} \cdots A_{n c i_\nu}
 
-    with ``U`` the generalised Clebsch–Gordan tensors of [`coupling_tensor`][mmh_layers.coupling_tensor]. The sum is
-    evaluated Horner-style after folding the weights into ``U`` once per call, so the
-    per-node work is a batched matrix product per channel.
+    with ``U`` the generalised Clebsch–Gordan tensors of
+    [`coupling_tensor`][mmh_layers.coupling_tensor]. The sum is evaluated with the weights
+    folded into ``U`` once per call, so the per-node work is a batched matrix product per channel.
 
     Args:
         irreps_in: irreps of the atomic basis per channel, multiplicity one each

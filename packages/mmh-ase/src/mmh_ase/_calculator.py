@@ -254,7 +254,8 @@ class MMHCalculator(Calculator):
     def evaluate(
         self, batch: Batch, *, forces: bool = True, stress: bool = False
     ) -> dict[str, torch.Tensor]:
-        """Run the model (compiled if asked) on a batch of [`build_batch`][mmh_ase.MMHCalculator.build_batch].
+        """Run the model (compiled if asked) on a batch of
+        [`build_batch`][mmh_ase.MMHCalculator.build_batch].
 
         Args:
             batch: The model input.

@@ -1,15 +1,18 @@
 """Development sessions of the mmh workspace.
 
-Run ``uv run nox -l`` to list them. The test, lint and docs sessions run inside the
-workspace environment that ``uv`` keeps in ``.venv``; ``build`` builds every package's
-wheel and installs each one alone into a fresh virtual environment.
+Run ``uv run nox -l`` to list them. The sessions run inside the workspace environment that
+``uv`` keeps in ``.venv``. ``.ci/run`` runs the tests and then ``lint``, ``docs``, ``doctest``
+and ``build``; ``install`` (not in CI: it installs torch once per package) installs each wheel
+alone into a fresh virtual environment.
 """
 
 from __future__ import annotations
 
 import pathlib
 import shutil
+import subprocess
 import tempfile
+import zipfile
 
 import nox
 
@@ -18,6 +21,9 @@ PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproje
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["lint", "tests"]
+
+#: modules whose doctests need a package outside the workspace environment
+DOCTEST_IGNORE = ["packages/mmh-md/src/mmh_md/_torchsim.py"]  # torch-sim
 
 
 @nox.session
@@ -57,18 +63,60 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation site with ``--strict``."""
+    """Build the documentation site with ``--strict`` into the session's temporary folder
+    (``uv run --group docs mkdocs serve`` shows it while editing)."""
+    site = pathlib.Path(session.create_tmp()) / "site"
     session.run(
-        "uv", "run", "--frozen", "--group", "docs", "mkdocs", "build", "--strict", external=True
-    )
+        "uv", "run", "--frozen", "--group", "docs", "mkdocs", "build", "--strict",
+        "--site-dir", str(site), *session.posargs, external=True,
+    )  # fmt: skip
+
+
+@nox.session
+def doctest(session: nox.Session) -> None:
+    """Run the examples in the docstrings of every package's modules."""
+    session.run(
+        "uv", "run", "--frozen", "pytest", "--doctest-modules", "-p", "no:cacheprovider",
+        *(f"--ignore={path}" for path in DOCTEST_IGNORE),
+        *(f"packages/{package}/src" for package in PACKAGES), *session.posargs, external=True,
+    )  # fmt: skip
+
+
+def _build_wheels(session: nox.Session, dist: pathlib.Path) -> None:
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("uv", "build", "--all-packages", "--wheel", "-q", "-o", str(dist), external=True)
 
 
 @nox.session
 def build(session: nox.Session) -> None:
+    """Build each package's wheel and check that it holds every file of the package's
+    ``src`` tree, package data (``mmh_layers/csrc/*.cpp``, the bundled datasets) included."""
+    dist = pathlib.Path(session.create_tmp()) / "dist"
+    _build_wheels(session, dist)
+    for package in PACKAGES:
+        module = package.replace("-", "_")
+        wheels = sorted(dist.glob(f"{module}-*.whl"))
+        if len(wheels) != 1:
+            session.error(f"{package}: expected one wheel in {dist}, found {wheels}")
+        names = set(zipfile.ZipFile(wheels[0]).namelist())
+        src = f"packages/{package}/src/"
+        tracked = subprocess.run(
+            ["git", "ls-files", src], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.split()
+        missing = [path[len(src) :] for path in tracked if path[len(src) :] not in names]
+        if missing:
+            session.error(f"{wheels[0].name} lacks {missing}")
+        data = sorted(
+            name for name in names if not name.endswith(".py") and ".dist-info/" not in name
+        )
+        session.log(f"{wheels[0].name}: {len(names)} files, package data: {data or 'none'}")
+
+
+@nox.session
+def install(session: nox.Session) -> None:
     """Build each package's wheel, then install and import it alone in a clean venv."""
     dist = ROOT / "dist"
-    shutil.rmtree(dist, ignore_errors=True)
-    session.run("uv", "build", "--all-packages", "--wheel", "-o", str(dist), external=True)
+    _build_wheels(session, dist)
     for package in PACKAGES:
         module = package.replace("-", "_")
         with tempfile.TemporaryDirectory() as tmp:

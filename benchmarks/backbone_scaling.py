@@ -15,14 +15,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 from _reference import MACE_VERSION, time_reference
-
-HERE = Path(__file__).resolve().parent
 
 # primitive fcc repeats with exactly these atom counts
 REPEATS = {
@@ -35,16 +29,10 @@ REPEATS = {
 
 
 def run_mmh(block: str, atoms: int, repeats: int, warmup: int, threads: int) -> dict:
-    """One size in a fresh interpreter (``backbone_speed.time_mmh``)."""
-    code = (
-        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import backbone_speed as b; "
-        f"print(json.dumps(b.time_mmh({block!r}, {repeats}, {warmup}, {threads}, 'omat', "
-        f"{REPEATS[atoms]!r})))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    """One size in a fresh interpreter (``backbone_speed.time_mmh_in_process``)."""
+    from backbone_speed import time_mmh_in_process
+
+    return time_mmh_in_process(block, repeats, warmup, threads, "omat", REPEATS[atoms])
 
 
 def main() -> None:

@@ -15,8 +15,11 @@ ones (envelope on the Bessel features, element-dependent product).
 
 Sizes (``--size``): ``omat`` is the 128x0e+128x1o model of mace-omat-0 (node and edge
 channels); ``mh1`` the MACE-MH-1 size, 512x0e+512x1o node and 128x0e+128x1o edge channels.
-``--repeat`` changes the crystal (``10 10 10`` is 1000 atoms). mmh runs its default CPU path
-(the native fused convolution); ``--e3nn`` adds a column for its e3nn reference path.
+``--repeat`` changes the crystal (``10 10 10`` is 1000 atoms). Each mmh measurement runs in a
+fresh interpreter, so that its peak resident memory is its own. mmh runs its default CPU path
+(the native fused convolution) with freed memory kept for reuse, as ``MMHCalculator`` does
+(``MMH_CPU_ALLOCATOR=system`` keeps glibc's defaults); ``--e3nn`` adds a column for its e3nn
+reference path.
 
 Usage::
 
@@ -27,9 +30,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import ase.build
@@ -39,7 +46,13 @@ from _reference import BENCHMARK_SPEC, MACE_VERSION, time_reference
 from ase.neighborlist import neighbor_list
 from e3nn import o3
 from e3nn.math import normalize2mom
-from mmh_layers import BackboneConfig, MACEBackbone, ZBLRepulsion, use_native
+from mmh_layers import (
+    BackboneConfig,
+    MACEBackbone,
+    ZBLRepulsion,
+    keep_freed_cpu_memory,
+    use_native,
+)
 
 MH1_ELEMENTS = (*range(1, 84), *range(89, 95))
 
@@ -97,6 +110,18 @@ def peak_rss_kib() -> float:
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+def reset_peak_rss() -> None:
+    """Start a new peak-memory window: Linux resets ``VmHWM`` to the current resident size when
+    5 is written to ``/proc/self/clear_refs``, so each measurement in one process reports its
+    own peak, not an earlier one's. Elsewhere the peak stays the process's."""
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def crystal(repeat=None):
     s = BENCHMARK_SPEC["structure"]
     atoms = ase.build.bulk(s["symbol"], s["crystal"], a=s["a"], cubic=s["cubic"])
@@ -114,6 +139,10 @@ def time_mmh(
 ) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    # what MMHCalculator and the trainer do on the CPU (MMH_CPU_ALLOCATOR=system: glibc's
+    # defaults, for comparison)
+    keep_freed_cpu_memory()
+    reset_peak_rss()
     channels, edge_channels = SIZES[size]
     options = BLOCK_OPTIONS[block][0]
     config = BackboneConfig(
@@ -159,6 +188,20 @@ def time_mmh(
     }
 
 
+def time_mmh_in_process(*args, native: bool = True) -> dict:
+    """`time_mmh` in a fresh interpreter, so that its peak memory is its own (freed memory
+    stays with a process, `keep_freed_cpu_memory`)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import backbone_speed as b; "
+        f"print(json.dumps(b.time_mmh(*{args!r}, native={native!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def reference_spec(size: str, repeat) -> dict:
     """mace-torch overrides of the benchmark spec for a size and a crystal."""
     channels, edge_channels = SIZES[size]
@@ -191,14 +234,9 @@ def main() -> None:
     )
     rows = []
     for block in args.blocks:
-        ours = time_mmh(
-            block, args.repeats, args.warmup, args.threads, args.size, args.repeat, native=True
-        )
-        e3nn = None
-        if args.e3nn:
-            e3nn = time_mmh(
-                block, args.repeats, args.warmup, args.threads, args.size, args.repeat, False
-            )
+        timing = (block, args.repeats, args.warmup, args.threads, args.size, args.repeat)
+        ours = time_mmh_in_process(*timing, native=True)
+        e3nn = time_mmh_in_process(*timing, native=False) if args.e3nn else None
         ref = time_reference(
             block,
             repeats=args.repeats,

@@ -26,6 +26,11 @@ def contraction_weights(
     return weights
 
 
+#: pair products per block of channels in `SymmetricContraction._contract_pairs` (16 Mi numbers,
+#: 64 MiB in float32)
+_PAIR_BLOCK = 1 << 24
+
+
 class _ContractLast(torch.autograd.Function):
     """``y[..., r] = sum_d a[..., r, d] x[..., d]``, a batched matrix-vector product.
 
@@ -190,14 +195,21 @@ class SymmetricContraction(torch.nn.Module):
         w3, w2, bias = self._pair_weights(element)
         inner = torch.baddbmm(bias, xc, w2)  # [C, n, sum_k M_k D]
         if w3 is not None:
-            pairs = (xc.unsqueeze(-1) * xc.unsqueeze(-2)).reshape(c, n, d * d)
-            inner = torch.baddbmm(inner, pairs, w3)
-        blocks, start = [], 0
-        for m in self._out_dims:
-            z = inner[:, :, start : start + m * d].reshape(c, n, m, d)
-            blocks.append((z * xc.unsqueeze(2)).sum(-1))
-            start += m * d
-        return blocks
+            # the pair products, a block of channels at a time: no [C, n, D^2] tensor (with
+            # weights that need no gradient, as in inference, none is saved for backward
+            # either, and the backward pass also runs block by block)
+            step = max(1, _PAIR_BLOCK // max(1, n * d * d))
+            chunks = []
+            # split, not slices: a slice's backward fills a zero tensor of the whole input
+            for xs, acc, ws in zip(xc.split(step), inner.split(step), w3.split(step), strict=True):
+                pairs = (xs.unsqueeze(-1) * xs.unsqueeze(-2)).reshape(xs.shape[0], n, d * d)
+                chunks.append(torch.baddbmm(acc, pairs, ws))
+            inner = chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=0)
+        parts = inner.split([m * d for m in self._out_dims], dim=2)
+        return [
+            (z.reshape(c, n, m, d) * xc.unsqueeze(2)).sum(-1)
+            for z, m in zip(parts, self._out_dims, strict=True)
+        ]
 
     def _contract(self, x: torch.Tensor, element: int) -> torch.Tensor:
         """``x [n, C, D]`` → ``[n, irreps_out.dim]`` for nodes of one weight set."""

@@ -32,18 +32,26 @@ def _same(a, b):
     assert (a.source_file, a.source_index) == (b.source_file, b.source_index)
 
 
-def _files(tmp_path, make_atoms):
-    frames = make_atoms(12, n=5, periodic=True, seed=1) + make_atoms(7, n=3, seed=2)
-    xyz = tmp_path / "data.xyz"
-    ase.io.write(xyz, frames, format="extxyz")
-    db = tmp_path / "data.db"
-    with ase.db.connect(db) as conn:
+def _write_db(path, frames):
+    with ase.db.connect(path) as conn:
         for atoms in frames:
             conn.write(
                 atoms,
                 key_value_pairs={"REF_energy": atoms.info["REF_energy"]},
                 data={"REF_forces": atoms.arrays["REF_forces"]},
             )
+
+
+def _frames(make_atoms):
+    return make_atoms(12, n=5, periodic=True, seed=1) + make_atoms(7, n=3, seed=2)
+
+
+def _files(tmp_path, make_atoms):
+    frames = _frames(make_atoms)
+    xyz = tmp_path / "data.xyz"
+    ase.io.write(xyz, frames, format="extxyz")
+    db = tmp_path / "data.db"
+    _write_db(db, frames)
     store = tmp_path / "data.lmdb"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -98,6 +106,34 @@ def test_missing_and_corrupt_records_name_file_and_record(tmp_path, make_atoms):
         source[4]
     with pytest.raises(MalformedFileError, match=r"data\.lmdb.*frame 6"):
         source[6]
+
+
+def test_an_ase_lmdb_equals_the_sqlite_db_and_names_a_missing_record(tmp_path, make_atoms):
+    pytest.importorskip("ase_db_backends", reason="ASE-LMDB needs mmh-data[aselmdb]")
+    _, db, _ = _files(tmp_path, make_atoms)
+    path = tmp_path / "data.aselmdb"
+    _write_db(path, _frames(make_atoms))
+    source = open_source(path, head="pbe", heads=["pbe"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = read_configurations(db, head="pbe", heads=["pbe"])
+    assert len(source) == 19
+    for k in (0, 11, 18):
+        a, b = source[k], expected[k]
+        np.testing.assert_allclose(a.positions, b.positions, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a.forces, b.forces, rtol=0, atol=1e-12)
+        assert a.energy == pytest.approx(b.energy, abs=1e-12) and a.source_index == k
+    clone = pickle.loads(pickle.dumps(source))
+    np.testing.assert_array_equal(clone[5].atomic_numbers, expected[5].atomic_numbers)
+    # a record missing from the file is named by file and frame
+    broken = tmp_path / "broken.aselmdb"
+    _write_db(broken, _frames(make_atoms))
+    env = lmdb.open(str(broken), subdir=False, lock=False)
+    with env.begin(write=True) as txn:
+        txn.delete(b"4")
+    env.close()
+    with pytest.raises(MalformedFileError, match=r"broken\.aselmdb.*frame 3.*missing"):
+        open_source(broken, head="pbe")[3]
 
 
 def test_a_truncated_extxyz_names_the_frame(tmp_path, make_atoms):

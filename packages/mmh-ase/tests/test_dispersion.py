@@ -10,6 +10,7 @@ from ase.units import Bohr
 from ase_kit import molecule, shared_model, triclinic
 from mmh_ase import D3Dispersion, D3Params, DispersionUnavailableError, MMHCalculator
 from mmh_ase._dispersion import d3_params
+from mmh_ase.testing import CalculatorTests
 
 
 def test_default_parameters_are_the_papers():
@@ -68,40 +69,25 @@ def test_calculator_adds_d3_to_the_model(structure):
     assert "D3(pbe)" in repr(with_d3)
 
 
-def test_d3_forces_and_stress_are_derivatives_of_its_energy():
-    """Finite differences of the D3 energy (units and signs of the wrapper)."""
-    pytest.importorskip("dftd3")
-    atoms = bulk("SiC", "zincblende", a=4.36) * (1, 1, 2)
-    atoms.rattle(0.05, seed=3)
-    # short cutoffs keep the test fast; the three-body term is included
-    d3 = D3Dispersion(D3Params(three_body=True, cutoff=25.0, three_body_cutoff=10.0))
-    res = d3.calculate(atoms, forces=True, stress=True)
+class TestCalculatorWithD3(CalculatorTests):
+    """The calculator battery with D3 (two- and three-body) added: its forces and stress are
+    the derivatives of its energy, with the wrapper's units and signs."""
 
-    def energy(a):
-        return d3.calculate(a, forces=False)["energy"]
+    nve_steps = 0  # D3's cutoffs are sharp: energy is not conserved across them
 
-    # D3's cutoffs are sharp: a small step keeps pairs from crossing them
-    h = 1e-5
-    for i, k in [(0, 0), (3, 2), (1, 1)]:
-        plus, minus = atoms.copy(), atoms.copy()
-        plus.positions[i, k] += h
-        minus.positions[i, k] -= h
-        assert -(energy(plus) - energy(minus)) / (2 * h) == pytest.approx(
-            res["forces"][i, k], abs=1e-8
-        )
-    volume = atoms.get_volume()
-    for voigt, (i, j) in enumerate([(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]):
-        values = []
-        for sign in (1, -1):
-            strain = np.eye(3)
-            strain[i, j] += sign * h / (1 if i == j else 2)
-            strain[j, i] += 0 if i == j else sign * h / 2
-            a = atoms.copy()
-            a.set_cell(atoms.cell.array @ strain, scale_atoms=True)
-            values.append(energy(a))
-        assert (values[0] - values[1]) / (2 * h) / volume == pytest.approx(
-            res["stress"][voigt], abs=1e-8
-        )
+    @pytest.fixture
+    def calculator(self):
+        pytest.importorskip("dftd3")
+        # short cutoffs keep the test fast; the three-body term is included
+        params = D3Params(three_body=True, cutoff=25.0, three_body_cutoff=10.0)
+        return MMHCalculator(shared_model(), head="base", dispersion=True, dispersion_params=params)
+
+    @pytest.fixture
+    def structures(self):
+        atoms = bulk("SiC", "zincblende", a=4.36) * (1, 1, 2)
+        atoms.rattle(0.05, seed=3)
+        atoms.numbers[atoms.numbers == 14] = 13  # elements of the test model: Al and C
+        return [atoms, molecule(2)]
 
 
 def test_d3_settings_change_the_energy():

@@ -1,6 +1,7 @@
 """Importing mace-torch model files: exact against mace's calculator, for every block family,
 head, structure and file form; provenance; the state-dict route; the command line."""
 
+import dataclasses
 import json
 
 import mace_fixtures as fx
@@ -9,6 +10,7 @@ import pytest
 import torch
 from mmh_heads import MaceFileError, import_mace, load_mace_model, load_model
 from mmh_heads.cli import main
+from mmh_heads.testing import ModelTests
 
 #: float64 files: relative to the largest magnitude of each output
 RTOL64 = 1e-10
@@ -158,3 +160,35 @@ def test_command_line_import_and_list_heads(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert out.read_bytes() == before
     assert main(["import-mace", str(src), "-o", str(out), "--force"]) == 0
+
+
+class _ImportedModel(ModelTests):
+    """The physics battery on a model imported from a mace-torch file."""
+
+    fixture = ""
+    float32_rtol = 1e-4  # 32- to 64-channel models: float32 forces to a few 1e-5
+
+    @pytest.fixture(scope="class")
+    def model(self, tmp_path_factory):
+        return load_mace_model(fx.model_file(self.fixture, tmp_path_factory.mktemp("mace")))
+
+    @pytest.fixture
+    def structures(self, model):
+        stored = fx.reference(self.fixture)["structures"]
+        names = ("triclinic", "molecule_methanol", "molecule_nitromethane")
+        return [
+            dataclasses.replace(fx.configuration(stored[n]), head=model.heads[k % len(model.heads)])
+            for k, n in enumerate(names)
+        ]
+
+
+class TestImportedMH1(_ImportedModel):
+    fixture = "nonlinear_mh1_L1"
+
+
+class TestImportedMP0a(_ImportedModel):
+    fixture = "linear_mp0a"
+
+
+class TestImportedOMatDensity(_ImportedModel):
+    fixture = "density_omat"

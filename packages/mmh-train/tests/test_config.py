@@ -61,3 +61,36 @@ def test_round_trip(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_typo_in_a_key_map_fails_at_load_and_names_the_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("heads:\n  pbe:\n    train: [a.xyz]\n    keys: {energy: E, froces: F}\n")
+    with pytest.raises(ConfigError, match=r"heads\.pbe\.keys\.froces"):
+        load_config(path)
+    path.write_text("finetune:\n  model: m.safetensors\n  replay: {keys: {stres: S}}\n")
+    with pytest.raises(ConfigError, match=r"finetune\.replay\.keys\.stres"):
+        load_config(path)
+    path.write_text(
+        "heads:\n  pbe:\n    train: [a.xyz]\n    keys: {energy: E, use_calculator: true}\n"
+    )
+    keys = load_config(path).heads["pbe"].keys
+    assert (keys.energy, keys.forces, keys.use_calculator) == ("E", "REF_forces", True)
+
+
+def test_model_defaults_are_the_librarys_and_presets_fill_unset_keys():
+    import dataclasses
+
+    from mmh_layers import BackboneConfig
+
+    library = {f.name: f.default for f in dataclasses.fields(BackboneConfig)}
+    model = TrainConfig().model
+    for name in ("channels", "max_L", "max_ell", "r_max", "num_bessel", "correlation"):
+        assert getattr(model, name) == library[name], name
+    mh1 = TrainConfig.from_dict({"model": {"preset": "mh1", "r_max": 5.5}}).model
+    assert (mh1.channels, mh1.edge_channels, mh1.r_max, mh1.zbl) == (512, 128, 5.5, True)
+    assert mh1.distance_transform == "agnesi" and mh1.agnostic_product is True
+    again = TrainConfig.from_dict(TrainConfig(model=mh1).to_dict()).model
+    assert again == mh1
+    with pytest.raises(ConfigError, match=r"model\.preset"):
+        TrainConfig.from_dict({"model": {"preset": "huge"}})

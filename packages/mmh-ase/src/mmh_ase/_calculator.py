@@ -19,6 +19,7 @@ from ase.data import chemical_symbols
 from ase.stress import full_3x3_to_voigt_6_stress
 from mmh_data import Batch, Configuration, GraphBuilder, UnknownElementError, collate
 from mmh_heads import MultiHeadMACE, load_model, read_model_header
+from mmh_layers import keep_freed_cpu_memory
 
 from ._dispersion import D3Dispersion, D3Params
 from ._heads import choose_head
@@ -149,6 +150,8 @@ class MMHCalculator(Calculator):
             )
         super().__init__(**kwargs)
         self.device = _parse_device(device)
+        if self.device.type == "cpu":
+            keep_freed_cpu_memory()  # no page faults on every step (MMH_CPU_ALLOCATOR=system)
         dtype = _parse_dtype(dtype)
         alias = _parse_dtype(default_dtype)
         if alias is not None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from ase.calculators.calculator import CalculationFailed
+from mmh_data import METRIC_UNITS, ErrorAccumulator
 
 from ._elements import calculator_elements, describe_calculator, normalise_elements
 from ._result import BenchmarkResult
@@ -63,13 +63,6 @@ def _evenly(n: int, k: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, k).round().astype(int))
 
 
-def _errors(pred: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
-    if pred.size == 0:
-        return math.nan, math.nan
-    d = pred - ref
-    return float(np.abs(d).mean()), float(np.sqrt((d**2).mean()))
-
-
 def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if values.size <= MAX_STORED_COMPONENTS:
         return np.arange(values.size)
@@ -115,6 +108,7 @@ def _evaluate(name: str, head: str, calc: Any, split: str, max_frames: int | Non
     supported = set(elements) if elements is not None else None
     e_ref, e_pred, f_ref, f_pred, s_ref, s_pred, n_atoms = [], [], [], [], [], [], []
     skipped, failures = 0, []
+    errors = ErrorAccumulator()
     selected = []
     for k in _evenly(len(frames), max_frames):
         atoms = frames[int(k)]
@@ -132,6 +126,12 @@ def _evaluate(name: str, head: str, calc: Any, split: str, max_frames: int | Non
         if ref_s is not None:
             s_ref.append(np.asarray(ref_s, dtype=float))
             s_pred.append(np.asarray(predicted["stress"], dtype=float))
+        errors.add_structure(
+            len(atoms),
+            energy=(predicted["energy"], float(atoms.info["REF_energy"])),
+            forces=(predicted["forces"], atoms.arrays["REF_forces"]),
+            stress=None if ref_s is None else (predicted["stress"], ref_s),
+        )
     if not e_ref:
         raise RuntimeError(
             f"in_domain: no frame of {name}/{split} could be evaluated "
@@ -144,6 +144,7 @@ def _evaluate(name: str, head: str, calc: Any, split: str, max_frames: int | Non
         "e": (np.array(e_pred), np.array(e_ref)),
         "f": (np.concatenate(f_pred), np.concatenate(f_ref)),
         "s": (np.concatenate(s_pred), np.concatenate(s_ref)) if s_ref else None,
+        "metrics": errors.metrics(),
         "n_frames": len(e_ref),
         "n_atoms": int(sum(n_atoms)),
         "skipped": skipped,
@@ -192,8 +193,10 @@ def in_domain(
         ``<d>`` (``-`` becomes ``_``) the metrics ``<d>_energy_mae_mev_per_atom``,
         ``<d>_energy_rmse_mev_per_atom``, ``<d>_forces_mae_mev_per_a``,
         ``<d>_forces_rmse_mev_per_a``, ``<d>_n_frames`` and, where stress is labelled,
-        ``<d>_stress_mae_mev_per_a3`` and ``<d>_stress_rmse_mev_per_a3``. Force errors run
-        over Cartesian components. ``data[<dataset>]`` holds the head, counts, failures and
+        ``<d>_stress_mae_mev_per_a3`` and ``<d>_stress_rmse_mev_per_a3``, as
+        [`mmh_data.ErrorAccumulator`][] defines them for mmh-train too: energies per atom,
+        forces over Cartesian components, stress over the 9 components of the tensor.
+        ``data[<dataset>]`` holds the head, counts, failures and
         the reference and predicted values for parity plots (per-atom energies of every
         frame; a random subsample of at most 6000 force components).
     """
@@ -217,16 +220,13 @@ def in_domain(
         )
         out = _evaluate(name, head, calc, split, max_frames, supported)
         key = in_domain_key(name)
-        mae, rmse = _errors(*out["e"])
-        metrics[f"{key}_energy_mae_mev_per_atom"] = mae * 1000.0
-        metrics[f"{key}_energy_rmse_mev_per_atom"] = rmse * 1000.0
-        units[f"{key}_energy_mae_mev_per_atom"] = "meV/atom"
-        units[f"{key}_energy_rmse_mev_per_atom"] = "meV/atom"
-        mae, rmse = _errors(*out["f"])
-        metrics[f"{key}_forces_mae_mev_per_a"] = mae * 1000.0
-        metrics[f"{key}_forces_rmse_mev_per_a"] = rmse * 1000.0
-        units[f"{key}_forces_mae_mev_per_a"] = "meV/Å"
-        units[f"{key}_forces_rmse_mev_per_a"] = "meV/Å"
+        # the shared definition of mmh_data (the one mmh-train reports): energy per atom,
+        # force components, the 9 components of the stress tensor
+        errors = out["metrics"]
+        for prop, unit_name in (("energy", "mev_per_atom"), ("forces", "mev_per_a")):
+            for kind in ("mae", "rmse"):
+                metrics[f"{key}_{prop}_{kind}_{unit_name}"] = errors[f"{prop}_{kind}"]
+                units[f"{key}_{prop}_{kind}_{unit_name}"] = METRIC_UNITS[prop]
         metrics[f"{key}_n_frames"] = float(out["n_frames"])
         units[f"{key}_n_frames"] = "count"
         entry = {
@@ -244,11 +244,9 @@ def in_domain(
         entry["forces_ref_ev_per_a"] = out["f"][1][pick]
         entry["forces_pred_ev_per_a"] = out["f"][0][pick]
         if out["s"] is not None:
-            mae, rmse = _errors(*out["s"])
-            metrics[f"{key}_stress_mae_mev_per_a3"] = mae * 1000.0
-            metrics[f"{key}_stress_rmse_mev_per_a3"] = rmse * 1000.0
-            units[f"{key}_stress_mae_mev_per_a3"] = "meV/Å³"
-            units[f"{key}_stress_rmse_mev_per_a3"] = "meV/Å³"
+            for kind in ("mae", "rmse"):
+                metrics[f"{key}_stress_{kind}_mev_per_a3"] = errors[f"stress_{kind}"]
+                units[f"{key}_stress_{kind}_mev_per_a3"] = METRIC_UNITS["stress"]
             entry["stress_ref_ev_per_a3"] = out["s"][1]
             entry["stress_pred_ev_per_a3"] = out["s"][0]
         data[name] = entry

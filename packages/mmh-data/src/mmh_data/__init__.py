@@ -45,6 +45,7 @@ from ._keys import KeySpec
 from ._lmdb import update_lmdb_metadata, write_lmdb
 from ._lmdb_reader import LMDBReader
 from ._loader import GraphDataset, graph_loader
+from ._metrics import METRIC_PROPERTIES, METRIC_UNITS, ErrorAccumulator, format_metrics
 from ._neighbours import neighbour_list
 from ._read import iter_configurations, read_configurations
 from ._replay import (
@@ -81,6 +82,8 @@ __all__ = [
     "DEFAULT_HEAD",
     "DEFAULT_MIN_DISTANCE",
     "ISOLATED_ATOM",
+    "METRIC_PROPERTIES",
+    "METRIC_UNITS",
     "SIDECAR_SUFFIX",
     "AtomicGraph",
     "AtomsConverter",
@@ -94,6 +97,7 @@ __all__ = [
     "DataError",
     "DataWarning",
     "EmptyDatasetError",
+    "ErrorAccumulator",
     "GraphBuilder",
     "GraphDataset",
     "HeadStatistics",
@@ -121,6 +125,7 @@ __all__ = [
     "element_filter_mask",
     "farthest_point_sampling",
     "fit_e0s",
+    "format_metrics",
     "format_statistics",
     "graph_loader",
     "is_isolated_atom",

@@ -1,28 +1,75 @@
-"""Per-head error metrics: energy per atom, force components and stress components."""
+"""Error metrics of predicted against reference labels: the one definition that training
+(validation and test errors) and the benchmarks (in-domain errors) both use.
+
+- energy: per atom, ``(E_pred − E_ref) / N`` for each structure;
+- forces: per Cartesian component, ``3N`` values per structure;
+- stress: per component of the 3×3 tensor, 9 values per structure (as mace-torch), whatever
+  form the label came in (Voigt 6, 9 values, 3×3).
+
+MAE and RMSE are reported in meV/atom, meV/Å and meV/Å³ under the names ``energy_mae``,
+``energy_rmse``, ``forces_mae``, ... Only structures that carry a label count, and
+configuration weights do not change the metrics.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 
+import numpy as np
 import torch
-from mmh_data import Batch
 
-__all__ = ["ErrorAccumulator", "format_metrics"]
+from ._batch import Batch
+from ._convert import voigt_to_matrix
 
-# one row per property: sum |r|, sum r², count
-_PROPERTIES = ("energy", "forces", "stress")
+__all__ = ["METRIC_PROPERTIES", "METRIC_UNITS", "ErrorAccumulator", "format_metrics"]
+
+#: the properties, in the order of the accumulator's rows
+METRIC_PROPERTIES = ("energy", "forces", "stress")
+_PROPERTIES = METRIC_PROPERTIES
 
 
 class ErrorAccumulator:
     """Sums of absolute and squared errors of one head, reducible across processes.
 
-    Energies are compared per atom; forces and stress per component. Only structures that
-    carry the label (property weight ≠ 0) count; config weights do not change the metrics.
+    Energies are compared per atom; forces and stress per component (stress as the 3×3
+    tensor). Feed it batches (`update`, in training) or plain arrays of one structure
+    (`add_structure`, in the benchmarks); both give the same numbers for the same
+    predictions.
+
+    Example:
+        >>> acc = ErrorAccumulator()
+        >>> acc.add_structure(2, energy=(1.02, 1.0), forces=([[0.1, 0, 0], [0, 0, 0]], 0))
+        >>> round(acc.metrics()["energy_mae"], 6), round(acc.metrics()["forces_mae"], 6)
+        (10.0, 16.666667)
     """
 
     def __init__(self, dtype: torch.dtype = torch.float64) -> None:
         self.sums = torch.zeros(len(_PROPERTIES), 3, dtype=dtype)
+
+    def add_structure(
+        self,
+        num_atoms: int,
+        *,
+        energy: tuple[float, float] | None = None,
+        forces: tuple[np.ndarray, np.ndarray] | None = None,
+        stress: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Add one structure's ``(predicted, reference)`` pairs (eV, eV/Å, eV/Å³); a label
+        left out (``None``) does not count. Stress may be Voigt 6, 9 values or 3×3."""
+        rows = [torch.zeros(3, dtype=torch.float64) for _ in _PROPERTIES]
+        if energy is not None:
+            r = (float(energy[0]) - float(energy[1])) / num_atoms
+            rows[0] = self._row(torch.tensor([r], dtype=torch.float64))
+        if forces is not None:
+            pred, ref = (np.asarray(x, dtype=np.float64) for x in forces)
+            rows[1] = self._row(
+                torch.from_numpy(np.broadcast_to(pred - ref, (num_atoms, 3)).copy())
+            )
+        if stress is not None:
+            r = voigt_to_matrix(stress[0]) - voigt_to_matrix(stress[1])
+            rows[2] = self._row(torch.from_numpy(r))
+        self.sums += torch.stack(rows).to(self.sums.dtype)
 
     def update(self, batch: Batch, output: Mapping[str, torch.Tensor]) -> None:
         """Add the errors of a batch (all graphs are taken to belong to this head)."""
@@ -39,7 +86,7 @@ class ErrorAccumulator:
             rows.append(torch.zeros(3, dtype=torch.float64))
         if "stress" in output:
             has_s = batch.stress_weight != 0
-            r = output["stress"].detach().double() - batch.stress.double()
+            r = output["stress"].detach().double() - batch.stress.double().reshape(-1, 3, 3)
             rows.append(self._row(r[has_s]))
         else:
             rows.append(torch.zeros(3, dtype=torch.float64))
@@ -68,7 +115,9 @@ class ErrorAccumulator:
         return out
 
 
-UNITS = {"energy": "meV/atom", "forces": "meV/Å", "stress": "meV/Å³"}
+#: the unit of each property's MAE and RMSE
+METRIC_UNITS = {"energy": "meV/atom", "forces": "meV/Å", "stress": "meV/Å³"}
+UNITS = METRIC_UNITS
 
 
 def format_metrics(per_head: Mapping[str, Mapping[str, float]], title: str = "") -> str:

@@ -148,6 +148,47 @@ class MultiHeadMACE(torch.nn.Module):
         heads = self.head_indices(batch.head_name, device=batch.head.device)
         return dataclasses.replace(batch, head=heads)
 
+    # ----------------------------------------------------------------- parameter groups
+    def readout(self, head: str | int) -> HeadReadout:
+        """The readout module of one head (a name or an index)."""
+        return self.readouts[self.head_index(head)]
+
+    def head_parameters(self, head: str | int) -> dict[str, torch.nn.Parameter]:
+        """The trainable tensors of one head's readout, by name inside the readout.
+
+        These, and the head's rows of the ``e0``, ``scale`` and ``shift`` buffers
+        (`head_constants`), are all that belong to one head alone.
+        """
+        return dict(self.readout(head).named_parameters())
+
+    def head_constants(self, head: str | int) -> dict[str, torch.Tensor]:
+        """One head's constants: its rows of the ``e0``, ``scale`` and ``shift`` buffers
+        (views; no optimiser trains them)."""
+        k = self.head_index(head)
+        return {"e0": self.e0[k], "scale": self.scale[k], "shift": self.shift[k]}
+
+    def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        """The model's parameters by the part they belong to, declared by the model.
+
+        ``backbone.decay`` holds the backbone parameters weight decay applies to
+        ([`mmh_layers.MACEBackbone.weight_decay_parameters`][]: linear maps, skip
+        connections, product bases), ``backbone.no_decay`` the rest of the backbone,
+        ``zbl`` the pair repulsion's (none unless it is made trainable), and
+        ``readouts.<head>`` each head's readout. Every parameter is in exactly one group; the
+        groups follow the module tree, never parameter names, so renaming a layer changes
+        no group. The per-head E0s, scale and shift are buffers (`head_constants`).
+        """
+        decay = self.backbone.weight_decay_parameters()
+        decayed = {id(p) for p in decay}
+        groups: dict[str, list[torch.nn.Parameter]] = {
+            "backbone.decay": decay,
+            "backbone.no_decay": [p for p in self.backbone.parameters() if id(p) not in decayed],
+            "zbl": [] if self.zbl is None else list(self.zbl.parameters()),
+        }
+        for head in self.heads:
+            groups[f"readouts.{head}"] = list(self.head_parameters(head).values())
+        return groups
+
     def head_e0s(self, head: str | int) -> dict[int, float]:
         """The E0s of one head, ``{Z: E0}`` in eV."""
         row = self.e0[self.head_index(head)]

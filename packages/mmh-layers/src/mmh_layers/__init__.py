@@ -5,6 +5,7 @@ The public names are re-exported here; the implementation modules are private.
 
 from importlib import metadata as _metadata
 
+from ._allocator import keep_freed_cpu_memory
 from ._backbone import MACEBackbone
 from ._block_density import DensityInteraction, DensityNonResidualInteraction
 from ._block_linear import LinearInteraction, LinearNonResidualInteraction
@@ -62,6 +63,7 @@ __all__ = [
     "channels_last",
     "coupling_tensor",
     "hidden_irreps",
+    "keep_freed_cpu_memory",
     "native_available",
     "native_build_error",
     "native_enabled",

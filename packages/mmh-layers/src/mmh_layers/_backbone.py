@@ -9,11 +9,15 @@ from e3nn import o3
 
 from ._config import BackboneConfig
 from ._convert import copy_parameters, default_dtype
-from ._embedding import ElementEmbedding
+from ._embedding import ElementEmbedding, ElementLinear
 from ._interaction import InteractionSpec, interaction_block_class
 from ._ops import check_backend
 from ._product import ProductBasis
 from ._radial import AgnesiTransform, BesselBasis, PolynomialEnvelope
+
+#: module types whose parameters weight decay applies to
+#: (see `MACEBackbone.weight_decay_parameters`)
+_DECAYED_TYPES = (o3.Linear, ElementLinear, ProductBasis)
 
 
 class MACEBackbone(torch.nn.Module):
@@ -126,6 +130,26 @@ class MACEBackbone(torch.nn.Module):
         other = other.to(device=ref.device)
         copy_parameters(self, other)
         return other
+
+    def weight_decay_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters weight decay applies to, as in mace-torch's optimiser groups: the
+        equivariant linear maps (e3nn ``o3.Linear`` and the cueq backend's linear maps), the
+        element-dependent skip connections, and every product basis (symmetric contraction
+        weights and its linear map). Embeddings, radial MLPs and scalars are left out.
+
+        The choice is made by module type, not by parameter name, so renaming a layer does
+        not move a parameter between groups. A module of a new kind opts in with a class
+        attribute ``weight_decay_applies = True``.
+        """
+        out: list[torch.nn.Parameter] = []
+        seen: set[int] = set()
+        for module in self.modules():
+            if isinstance(module, _DECAYED_TYPES) or getattr(module, "weight_decay_applies", False):
+                for p in module.parameters():
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        out.append(p)
+        return out
 
     def species(self, atomic_numbers: torch.Tensor) -> torch.Tensor:
         """Indices into the element table; raises on elements outside it."""

@@ -28,6 +28,9 @@ def _method() -> str | None:
 class CueLinear(torch.nn.Module):
     """Equivariant linear map (cuequivariance), parameter ``weight [numel]`` as in e3nn."""
 
+    #: weight decay applies to it, as to e3nn's linear maps
+    weight_decay_applies = True
+
     def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps) -> None:
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)

@@ -14,9 +14,12 @@ Typical use is the ``mmh-train`` command with a YAML file; the same runs from Py
 
 from importlib import metadata as _metadata
 
+from mmh_data import ErrorAccumulator, format_metrics
+
 from ._bridging import BridgingData, load_bridging
 from ._checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from ._config import (
+    MODEL_PRESETS,
     BridgingConfig,
     BridgingLabels,
     FinetuneConfig,
@@ -53,7 +56,6 @@ from ._loss import (
     huber,
     weighted_loss_terms,
 )
-from ._metrics import ErrorAccumulator, format_metrics
 from ._predict import predict_structures, prediction_keys, write_predictions
 from ._pseudo import (
     PSEUDO_LABELS_NAME,
@@ -83,6 +85,7 @@ __all__ = [
     "LAUNCHERS",
     "LOGGER_NAME",
     "MODEL_NAME",
+    "MODEL_PRESETS",
     "PSEUDO_LABELS_NAME",
     "TRAIN_LOG_NAME",
     "BridgingConfig",

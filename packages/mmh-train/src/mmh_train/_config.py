@@ -6,12 +6,15 @@ types with a message that names the key (``optimizer.lr``), before any data is r
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from mmh_heads import HeadMeta
+from mmh_data import KeySpec
+from mmh_heads import HeadMeta, ModelConfig
 from mmh_layers import BackboneConfig
 
 from ._loss import LossWeights
@@ -39,30 +42,96 @@ __all__ = [
 E0Spec = str | dict[int, float]
 
 
+def _defaults(cls: type) -> dict[str, Any]:
+    return {
+        f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+    }
+
+
+#: named architectures for ``model.preset``; explicit keys of the ``model:`` section override
+#: them, and what neither sets is [`mmh_layers.BackboneConfig`][]'s (or
+#: [`mmh_heads.ModelConfig`][]'s) default
+MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    # mace-torch's foundation-model sizes: 128 channels, L = 0, 1, 2
+    "small": {"channels": 128, "max_L": 0},
+    "medium": {"channels": 128, "max_L": 1},
+    "large": {"channels": 128, "max_L": 2},
+    # the MACE-MH-1 architecture (paper; reference notes §1.2)
+    "mh1": {
+        "block": "nonlinear",
+        "channels": 512,
+        "edge_channels": 128,
+        "max_L": 1,
+        "max_ell": 3,
+        "correlation": 3,
+        "num_interactions": 2,
+        "r_max": 6.0,
+        "num_bessel": 10,
+        "radial_mlp": [64, 64, 64],
+        "distance_transform": "agnesi",
+        "agnostic_product": True,
+        "zbl": True,
+    },
+    # a model for tests and quick runs on a laptop
+    "tiny": {"channels": 16, "max_ell": 2, "radial_mlp": [32, 32]},
+}
+
+_MODEL_DEFAULTS: dict[str, Any] = {
+    **_defaults(BackboneConfig),
+    "readout_hidden": _defaults(ModelConfig)["readout_hidden"],
+    "zbl": _defaults(ModelConfig)["zbl"],
+}
+_MODEL_DEFAULTS["radial_mlp"] = list(_MODEL_DEFAULTS["radial_mlp"])
+
+
 @dataclass(frozen=True)
 class ModelSection:
     """Architecture of a model trained from scratch (see [`mmh_layers.BackboneConfig`][]).
 
+    Every field left unset (``null``) takes the value of ``preset`` (see `MODEL_PRESETS`:
+    ``small``, ``medium``, ``large``, ``mh1``, ``tiny``), else the default of
+    [`mmh_layers.BackboneConfig`][] (or of [`mmh_heads.ModelConfig`][] for ``readout_hidden``
+    and ``zbl``), so each default is written once, in the library. The loaded section holds
+    the resolved values, and the run directory's config records them.
+
     ``elements`` defaults to the elements found in the training data of all heads.
+
+    A preset's value can be replaced by another value, not removed (``null`` means unset).
+
+    Attributes:
+        preset: A named architecture of `MODEL_PRESETS`; explicit keys override it.
     """
 
-    block: Literal["linear", "nonlinear"] = "nonlinear"
-    channels: int = 64
-    max_L: int = 1
+    preset: Literal["small", "medium", "large", "mh1", "tiny"] | None = None
+    block: Literal["linear", "nonlinear"] | None = None
+    channels: int | None = None
+    max_L: int | None = None
     edge_channels: int | None = None
-    max_ell: int = 3
-    correlation: int = 3
-    num_interactions: int = 2
-    r_max: float = 5.0
-    num_bessel: int = 8
-    envelope_p: int = 5
-    radial_mlp: list[int] = field(default_factory=lambda: [64, 64, 64])
+    max_ell: int | None = None
+    correlation: int | None = None
+    num_interactions: int | None = None
+    r_max: float | None = None
+    num_bessel: int | None = None
+    envelope_p: int | None = None
+    radial_mlp: list[int] | None = None
     distance_transform: Literal["agnesi"] | None = None
     agnostic_product: bool | None = None
-    readout_hidden: int = 16
-    zbl: bool = False
-    backend: Literal["e3nn", "cueq"] = "e3nn"
+    readout_hidden: int | None = None
+    zbl: bool | None = None
+    backend: Literal["e3nn", "cueq"] | None = None
     elements: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.preset is not None and self.preset not in MODEL_PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; presets: {sorted(MODEL_PRESETS)}")
+        preset = MODEL_PRESETS[self.preset] if self.preset else {}
+        for f in dataclasses.fields(self):
+            if f.name in ("preset", "elements") or getattr(self, f.name) is not None:
+                continue
+            if f.name in preset:
+                object.__setattr__(self, f.name, copy.deepcopy(preset[f.name]))
+            elif f.name in _MODEL_DEFAULTS:
+                object.__setattr__(self, f.name, copy.deepcopy(_MODEL_DEFAULTS[f.name]))
 
     def backbone(self, elements: tuple[int, ...], avg_num_neighbors: float) -> BackboneConfig:
         """The backbone hyper-parameters for an element table."""
@@ -123,7 +192,8 @@ class HeadDataConfig:
             structures (chosen with the run's seed).
         max_train: Use at most this many training structures (the first ones after a
             seeded shuffle); for quick runs.
-        keys: Key map of the files (see [`mmh_data.KeySpec`][]).
+        keys: Key map of the files ([`mmh_data.KeySpec`][]: ``energy``, ``forces``, ``stress``,
+            ``head``, ...; unset fields keep KeySpec's defaults, an unknown one is an error).
         config_type_weights: Weight factor per ``config_type``.
         e0s: ``"isolated"`` (isolated-atom energies of the bundled dataset or of the
             ``IsolatedAtom`` frames), ``"average"`` (least squares on the compositions),
@@ -147,7 +217,7 @@ class HeadDataConfig:
     test: list[str] = field(default_factory=list)
     valid_fraction: float | None = None
     max_train: int | None = None
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: KeySpec = field(default_factory=KeySpec)
     config_type_weights: dict[str, float] = field(default_factory=dict)
     e0s: E0Spec | None = None
     weight: float = 1.0
@@ -327,7 +397,7 @@ class ReplayConfig:
         train: Pre-training files (the pool) instead of a bundled dataset.
         valid: Files to validate the base head on.
         test: Files to test the base head on.
-        keys: Key map of the files.
+        keys: Key map of the files ([`mmh_data.KeySpec`][]).
         count: Number of replay structures.
         fraction: Or: this fraction of the pool (neither: every structure of the pool that
             passes the element filter, e.g. a set of the user's own structures).
@@ -349,7 +419,7 @@ class ReplayConfig:
     train: list[str] = field(default_factory=list)
     valid: list[str] = field(default_factory=list)
     test: list[str] = field(default_factory=list)
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: KeySpec = field(default_factory=KeySpec)
     count: int | None = None
     fraction: float | None = None
     method: Literal["random", "fps"] = "random"

@@ -99,7 +99,9 @@ class HeadSplits:
         return set(train) | {int(z) for c in (*self.valid, *self.test) for z in c.atomic_numbers}
 
 
-def _keys(keys: dict[str, str], where: str) -> KeySpec:
+def _keys(keys: KeySpec | dict[str, str], where: str) -> KeySpec:
+    if isinstance(keys, KeySpec):
+        return keys
     try:
         return KeySpec.from_dict(keys)
     except ValueError as err:
@@ -227,7 +229,7 @@ def load_head(
             out.train = [c for c in out.train if not is_isolated_atom(c)]
     if cfg.train:
         out.sources = TrainSources(
-            tuple(cfg.train), len(out.train), dict(cfg.keys), dict(cfg.config_type_weights)
+            tuple(cfg.train), len(out.train), cfg.keys.to_dict(), dict(cfg.config_type_weights)
         )
     rng = np.random.default_rng([seed, 17])
     if cfg.valid_fraction is not None and not out.valid:
@@ -270,7 +272,7 @@ def _load_streamed(where: str, cfg: HeadDataConfig, name: str, cutoff: float, wr
             )
 
         part, status[f] = cached_statistics(
-            f, read, head=name, cutoff=cutoff, keys=cfg.keys, write=write
+            f, read, head=name, cutoff=cutoff, keys=cfg.keys.to_dict(), write=write
         )
         if part.num_configs != len(source):
             raise DataError(
@@ -289,7 +291,7 @@ def _load_streamed(where: str, cfg: HeadDataConfig, name: str, cutoff: float, wr
     out.train_elements = set(acc.structure_elements)
     out.file_statistics = (acc, status)
     out.sources = TrainSources(
-        tuple(cfg.train), len(out.train), dict(cfg.keys), dict(cfg.config_type_weights)
+        tuple(cfg.train), len(out.train), cfg.keys.to_dict(), dict(cfg.config_type_weights)
     )
     for split in ("valid", "test"):
         files = getattr(cfg, split)

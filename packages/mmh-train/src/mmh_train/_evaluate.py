@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-from mmh_data import AtomicGraph, collate
+from mmh_data import AtomicGraph, ErrorAccumulator, collate
 from mmh_heads import MultiHeadMACE
 
 from ._distributed import DistributedContext, all_reduce_sum
 from ._loss import LossWeights, weighted_loss_terms
-from ._metrics import ErrorAccumulator
 
 __all__ = ["evaluate_heads", "model_output"]
 
@@ -48,7 +47,7 @@ def evaluate_heads(
 
     Returns:
         ``{head: {"loss": ..., "energy_mae": ..., ...}}`` (metrics as in
-        [`ErrorAccumulator`][mmh_train.ErrorAccumulator]); heads without structures are left out.
+        [`ErrorAccumulator`][mmh_data.ErrorAccumulator]); heads without structures are left out.
     """
     ctx = ctx or DistributedContext()
     device, dtype = model.e0.device, model.dtype

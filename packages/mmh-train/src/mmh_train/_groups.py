@@ -82,7 +82,7 @@ def group_modules(model: MultiHeadMACE, name: str, where: str = "group") -> list
         if rest.isdigit() and int(rest) < len(blocks) and str(int(rest)) == rest:
             return [blocks[int(rest)]]
     elif part == "readouts" and rest in model.heads:
-        return [model.readouts[model.head_index(rest)]]
+        return [model.readout(rest)]
     raise _unknown(model, name, where)
 
 

@@ -42,12 +42,7 @@ def head_parameters(model: MultiHeadMACE, head: str) -> dict[str, torch.nn.Param
     Raises:
         KeyError: Unknown head (the message lists the model's heads).
     """
-    prefix = f"readouts.{model.head_index(head)}."
-    return {
-        name[len(prefix) :]: p
-        for name, p in model.named_parameters()
-        if name.startswith(prefix) and p.requires_grad
-    }
+    return {name: p for name, p in model.head_parameters(head).items() if p.requires_grad}
 
 
 @dataclass(frozen=True)

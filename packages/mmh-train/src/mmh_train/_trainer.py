@@ -9,15 +9,15 @@ import json
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from mmh_data import AtomicGraph, Configuration, DataError, GraphBuilder
+from mmh_data import AtomicGraph, Configuration, DataError, GraphBuilder, format_metrics
 from mmh_heads import MultiHeadMACE, save_model
+from mmh_layers import keep_freed_cpu_memory
 from torch.nn.parallel import DistributedDataParallel
 
 from ._checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
@@ -28,7 +28,6 @@ from ._evaluate import evaluate_heads, model_output
 from ._groups import group_lr_factors
 from ._log import RunLog, plot_learning_curves
 from ._loss import weighted_loss_terms
-from ._metrics import format_metrics
 from ._sampler import MixedBatchPlan
 from ._setup import TrainingSetup
 from ._steps import GraphCache, StepBatches, StepData, step_loader
@@ -43,8 +42,6 @@ LAST_MODEL_NAME = "model-last.safetensors"
 
 _LOG = logging.getLogger("mmh_train")
 
-_DECAYED = re.compile(r"(^|\.)(linear[^.]*|skip_tp|products)\.")
-
 
 def parameter_groups(
     model: MultiHeadMACE,
@@ -54,7 +51,9 @@ def parameter_groups(
     lr: float | None = None,
 ) -> list[dict[str, Any]]:
     """Adam parameter groups: weight decay on the backbone's linear maps, skip connections
-    and product weights; none on embeddings, radial MLPs, scalars and readouts.
+    and product weights (the model's declared ``backbone.decay`` group,
+    [`mmh_heads.MultiHeadMACE.parameter_groups`][]); none on embeddings, radial MLPs,
+    scalars and readouts.
 
     Parameters with ``requires_grad`` off (frozen) are left out. With ``lr_factors``
     (named groups, see `mmh_train.group_lr_factors`) every parameter a factor covers goes
@@ -73,11 +72,12 @@ def parameter_groups(
         ConfigError: An unknown group name in ``lr_factors``.
     """
     factors = group_lr_factors(model, lr_factors or {})
+    decayed = {id(p) for p in model.parameter_groups()["backbone.decay"]}
     buckets: dict[tuple[bool, str | None], list[torch.nn.Parameter]] = {}
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         if not p.requires_grad:
             continue
-        decay = name.startswith("backbone.") and bool(_DECAYED.search(name))
+        decay = id(p) in decayed
         label = factors.get(id(p), (None, 1.0))[0]
         buckets.setdefault((decay, label), []).append(p)
     scale = {label: f for label, f in factors.values()}
@@ -156,6 +156,8 @@ class Trainer:
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             ctx = DistributedContext(device=torch.device(device))
         self.ctx = ctx
+        if ctx.device.type == "cpu":
+            keep_freed_cpu_memory()  # no page faults on every step (MMH_CPU_ALLOCATOR=system)
         self.output = Path(config.output)
         tc = config.training
         if tc.num_threads is not None:

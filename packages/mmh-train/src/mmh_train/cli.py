@@ -66,13 +66,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _evaluate(args) -> int:
     import torch
-    from mmh_data import GraphBuilder, configurations_from_atoms, read_configurations
+    from mmh_data import (
+        GraphBuilder,
+        configurations_from_atoms,
+        format_metrics,
+        read_configurations,
+    )
     from mmh_data import datasets as bundled
     from mmh_heads import load_model
 
     from ._evaluate import evaluate_heads
     from ._loss import LossWeights
-    from ._metrics import format_metrics
     from ._typed import ConfigError
 
     model = load_model(args.model)
@@ -153,7 +157,7 @@ def _run(args) -> int:
     from ._distributed import init_distributed
 
     if init_distributed(config.device).is_main:
-        from ._metrics import format_metrics
+        from mmh_data import format_metrics
 
         for split in ("train", "valid", "test"):
             if results["metrics"].get(split):

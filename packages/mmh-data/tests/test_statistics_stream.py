@@ -179,3 +179,12 @@ def test_lmdb_cache_lives_in_the_store_metadata(tmp_path):
     assert status == "cached"
     assert cached.result().e0s == pytest.approx(ref.e0s, abs=1e-10)
     assert cached.result().avg_num_neighbours == ref.avg_num_neighbours
+
+
+def test_the_statistics_key_does_not_depend_on_how_the_default_key_map_is_spelt():
+    from mmh_data import KeySpec, statistics_key
+
+    assert statistics_key(5.0) == statistics_key(5.0, {}) == statistics_key(
+        5.0, KeySpec().to_dict()
+    )
+    assert statistics_key(5.0, {"energy": "E"}) != statistics_key(5.0)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ._configuration import Configuration
 from ._errors import DataWarning
+from ._keys import KeySpec
 from ._read import LMDB_SUFFIXES
 from ._statistics import StatisticsAccumulator
 
@@ -25,10 +26,13 @@ _VERSION = 2
 
 
 def statistics_key(cutoff: float, keys: Mapping[str, Any] | None = None) -> str:
-    """The cache entry name of statistics with this cutoff and key map."""
-    blob = json.dumps(
-        {"version": _VERSION, "cutoff": float(cutoff), "keys": dict(keys or {})}, sort_keys=True
-    )
+    """The cache entry name of statistics with this cutoff and key map.
+
+    The key map is completed with [`KeySpec`][mmh_data.KeySpec]'s defaults first, so that no
+    map, an empty one and one that spells the defaults out name the same entry.
+    """
+    full = {**KeySpec().to_dict(), **dict(keys or {})}
+    blob = json.dumps({"version": _VERSION, "cutoff": float(cutoff), "keys": full}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

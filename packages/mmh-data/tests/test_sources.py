@@ -136,6 +136,25 @@ def test_an_ase_lmdb_equals_the_sqlite_db_and_names_a_missing_record(tmp_path, m
         open_source(broken, head="pbe")[3]
 
 
+def test_an_ase_lmdb_source_opened_in_the_parent_serves_forked_workers(tmp_path, make_atoms):
+    pytest.importorskip("ase_db_backends", reason="ASE-LMDB needs mmh-data[aselmdb]")
+    import torch
+
+    path = tmp_path / "workers.aselmdb"
+    _write_db(path, _frames(make_atoms))
+    source = open_source(path, head="pbe")
+    expected = [source[i].energy for i in range(len(source))]  # the parent has it open
+    loader = torch.utils.data.DataLoader(
+        range(len(source)),
+        batch_size=4,
+        num_workers=2,
+        multiprocessing_context="fork",
+        collate_fn=lambda index: [source[i].energy for i in index],
+    )
+    assert [e for batch in loader for e in batch] == expected
+    assert source[3].energy == expected[3]  # and the parent reopens it after the fork
+
+
 def test_a_truncated_extxyz_names_the_frame(tmp_path, make_atoms):
     xyz, _, _ = _files(tmp_path, make_atoms)
     text = xyz.read_text().splitlines()

@@ -184,7 +184,7 @@ def test_lmdb_cache_lives_in_the_store_metadata(tmp_path):
 def test_the_statistics_key_does_not_depend_on_how_the_default_key_map_is_spelt():
     from mmh_data import KeySpec, statistics_key
 
-    assert statistics_key(5.0) == statistics_key(5.0, {}) == statistics_key(
-        5.0, KeySpec().to_dict()
+    assert (
+        statistics_key(5.0) == statistics_key(5.0, {}) == statistics_key(5.0, KeySpec().to_dict())
     )
     assert statistics_key(5.0, {"energy": "E"}) != statistics_key(5.0)

@@ -54,20 +54,38 @@ def _iter_extxyz(path: Path) -> Iterator:
         index += 1
 
 
-#: open ASE-LMDB connections by (file, process): LMDB refuses to open one file twice in a
-#: process, so every reader and source of a file in a process shares one connection
-_ASE_LMDB_CONNECTIONS: dict[tuple[str, int], object] = {}
+#: open ASE database connections by file, with the process that opened them. LMDB refuses to
+#: open one file twice in a process, so every reader and source of a file shares one; and no
+#: connection crosses a fork (DataLoader workers): they are closed before it, and each process
+#: opens its own on first use.
+_ASE_DB_CONNECTIONS: dict[str, tuple[int, object]] = {}
+
+
+def _close_ase_db_connections() -> None:
+    for key, (pid, db) in list(_ASE_DB_CONNECTIONS.items()):
+        if pid == os.getpid():
+            close = getattr(db, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # closing is best effort; the entry goes either way
+                    pass
+        del _ASE_DB_CONNECTIONS[key]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_close_ase_db_connections)
 
 
 def connect_ase_db(path: Path):
-    """An ``ase.db`` connection to ``path`` (read-only use, no lock file); ASE-LMDB files
-    get one shared connection per process."""
+    """This process's ``ase.db`` connection to ``path`` (read-only use, no lock file), shared
+    by every reader and source of the file."""
     import ase.db
 
-    key = (str(Path(path).resolve()), os.getpid())
-    db = _ASE_LMDB_CONNECTIONS.get(key)
-    if db is not None:
-        return db
+    key = str(Path(path).resolve())
+    entry = _ASE_DB_CONNECTIONS.get(key)
+    if entry is not None and entry[0] == os.getpid():
+        return entry[1]
     try:
         db = ase.db.connect(str(path), use_lock_file=False)
     except ImportError as exc:
@@ -76,8 +94,7 @@ def connect_ase_db(path: Path):
             "install 'ase-db-backends' (mmh-data[aselmdb])",
             file=str(path),
         ) from exc
-    if path.suffix == ".aselmdb":
-        _ASE_LMDB_CONNECTIONS[key] = db
+    _ASE_DB_CONNECTIONS[key] = (os.getpid(), db)
     return db
 
 

@@ -141,8 +141,6 @@ class AseDBSource(_Converted):
 
     def __init__(self, path: Path, converter: AtomsConverter) -> None:
         super().__init__(path, converter)
-        self._db = None
-        self._pid: int | None = None
         try:
             db = self._connect()
             listed = getattr(db, "ids", None)
@@ -159,14 +157,7 @@ class AseDBSource(_Converted):
         self._ids = np.asarray(ids, dtype=np.int64)
 
     def _connect(self):
-        if self._db is None or self._pid != os.getpid():
-            self._db, self._pid = connect_ase_db(self.path), os.getpid()
-        return self._db
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.update(_db=None, _pid=None)
-        return state
+        return connect_ase_db(self.path)
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -137,3 +137,39 @@ def test_workers_and_bounds_keep_exact_resume(tmp_path, capsys):
     assert_same_run(tmp_path / "whole", tmp_path / "killed", 40)
     records = [r for r in read_log(tmp_path / "killed" / "metrics.jsonl") if r["kind"] == "train"]
     assert all("data_wait" in r for r in records)
+
+
+def test_evaluation_passes_respect_the_bounds_and_give_the_same_metrics(monkeypatch):
+    import mmh_train._evaluate as evaluate_module
+    import torch
+    from heads_for_tests import tiny_model
+    from mmh_data import GraphBuilder, configurations_from_atoms
+    from mmh_data import datasets as bundled
+    from mmh_train import LossWeights, evaluate_heads
+
+    model = tiny_model()
+    frames = bundled.load_atoms("bulk", "test")[:30]
+    configs = configurations_from_atoms(frames, head="bulk", heads=model.heads)
+    builder = GraphBuilder(model.backbone.config.r_max, heads=model.heads, dtype=torch.float64)
+    graphs = {"bulk": [builder(c) for c in configs]}
+    largest = max(g.num_atoms for g in graphs["bulk"])
+    whole = evaluate_heads(model, graphs, loss_weights=LossWeights(), batch_size=10)["bulk"]
+
+    sizes = []
+    collate = evaluate_module.collate
+
+    def recording(group, **kw):
+        sizes.append(sum(g.num_atoms for g in group))
+        return collate(group, **kw)
+
+    monkeypatch.setattr(evaluate_module, "collate", recording)
+    bound = largest + 4
+    bounded = evaluate_heads(
+        model, graphs, loss_weights=LossWeights(), batch_size=10, max_atoms=bound
+    )["bulk"]
+    assert len(sizes) > 3 and max(sizes) <= bound
+    for key, value in whole.items():
+        assert bounded[key] == pytest.approx(value, rel=1e-12), key
+    sizes.clear()
+    evaluate_heads(model, graphs, loss_weights=LossWeights(), batch_size=10, max_atoms=1)
+    assert len(sizes) == len(graphs["bulk"])  # each structure alone, none left out

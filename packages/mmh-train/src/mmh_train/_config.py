@@ -335,7 +335,9 @@ class TrainingConfig:
         deterministic: Use deterministic algorithms only.
         max_atoms: Bound on the atoms of one forward pass. A step whose structures exceed
             it is split into several passes whose gradients add up; the loss is
-            normalised by the step's label counts, so the step is the same.
+            normalised by the step's label counts, so the step is the same. Validation and
+            evaluation passes are bounded the same way (a larger structure is evaluated
+            alone, never left out).
         max_edges: The same bound on edges (directed neighbour pairs).
         oversize: A structure that alone exceeds ``max_atoms`` or ``max_edges``:
             ``"error"`` (names its file and frame) or ``"skip"`` (left out; the number is

@@ -10,6 +10,7 @@ from mmh_heads import MultiHeadMACE
 
 from ._distributed import DistributedContext, all_reduce_sum
 from ._loss import LossWeights, weighted_loss_terms
+from ._steps import split_by_size
 
 __all__ = ["evaluate_heads", "model_output"]
 
@@ -31,6 +32,8 @@ def evaluate_heads(
     head_weights: torch.Tensor | None = None,
     batch_size: int = 20,
     ctx: DistributedContext | None = None,
+    max_atoms: int | None = None,
+    max_edges: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Loss and errors of each head on its own structures.
 
@@ -44,6 +47,9 @@ def evaluate_heads(
         head_weights: ``[H]`` head weights of the loss.
         batch_size: Structures per forward pass.
         ctx: Distributed context (default: one process).
+        max_atoms: At most this many atoms per forward pass (as ``training.max_atoms``; a
+            larger structure is evaluated alone).
+        max_edges: At most this many edges per forward pass.
 
     Returns:
         ``{head: {"loss": ..., "energy_mae": ..., ...}}`` (metrics as in
@@ -59,8 +65,18 @@ def evaluate_heads(
         acc = ErrorAccumulator()
         sums = torch.zeros(len(_PROPS), dtype=torch.float64)
         counts = torch.zeros(len(_PROPS), dtype=torch.float64)
-        for start in range(0, len(local), batch_size):
-            batch = collate(local[start : start + batch_size], dtype=dtype).to(device)
+        groups = [
+            group
+            for start in range(0, len(local), batch_size)
+            for group in split_by_size(
+                local[start : start + batch_size],
+                max_atoms=max_atoms,
+                max_edges=max_edges,
+                oversize="alone",
+            )[0]
+        ]
+        for group in groups:
+            batch = collate(group, dtype=dtype).to(device)
             output = model_output(model, batch, training=False)
             output = {k: v.detach() for k, v in output.items()}
             acc.update(batch, output)

@@ -66,7 +66,8 @@ def split_by_size(
         graphs: The graphs of one step.
         max_atoms: Bound on the atoms of a group (``None``: none).
         max_edges: Bound on the edges of a group (``None``: none).
-        oversize: A graph that alone exceeds a bound: ``"error"`` or ``"skip"``.
+        oversize: A graph that alone exceeds a bound: ``"error"``, ``"skip"``, or
+            ``"alone"`` (a group of its own; evaluation uses it, so no structure is left out).
 
     Returns:
         The groups and the number of graphs skipped.
@@ -86,6 +87,12 @@ def split_by_size(
         if too_big:
             if oversize == "skip":
                 skipped += 1
+                continue
+            if oversize == "alone":
+                if current:
+                    groups.append(current)
+                groups.append([g])
+                current, atoms, edges = [], 0, 0
                 continue
             raise DataError(
                 f"{_where(g)}: a structure of {n} atoms and {e} edges exceeds the batch bounds "

@@ -476,6 +476,8 @@ class Trainer:
             head_weights=self.head_weights,
             batch_size=self.config.training.valid_batch_size,
             ctx=self.ctx,
+            max_atoms=self.config.training.max_atoms,
+            max_edges=self.config.training.max_edges,
         )
         total_w = sum(self.valid_weights[h] for h in results)
         if total_w <= 0:
@@ -500,6 +502,8 @@ class Trainer:
                 head_weights=self.head_weights,
                 batch_size=self.config.training.valid_batch_size,
                 ctx=self.ctx,
+                max_atoms=self.config.training.max_atoms,
+                max_edges=self.config.training.max_edges,
             )
         return out
 

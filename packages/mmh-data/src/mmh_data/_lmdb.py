@@ -37,13 +37,14 @@ def write_lmdb(
     """Write configurations to an mmh LMDB store (streaming; memory does not grow).
 
     The store is a single file (plus ``<path>-lock``). Each configuration is a raw binary
-    record (see :mod:`mmh_data._encoding`); no pickle is involved anywhere. The metadata
+    record (see `mmh_data._encoding`); no pickle is involved anywhere. The metadata
     (format, version, count, heads, elements, source files, and any extra items such as
     the key map and statistics) is stored as JSON.
 
     Args:
         path: Output file, conventionally ``*.lmdb``.
-        configs: Configurations to write, e.g. from :func:`iter_configurations`.
+        configs: Configurations to write, e.g. from
+            [`iter_configurations`][mmh_data.iter_configurations].
         metadata: Extra JSON-serialisable items to store (e.g. ``{"keys": {...}}``).
         overwrite: Replace an existing file.
         commit_every: Records per write transaction.

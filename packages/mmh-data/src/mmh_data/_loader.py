@@ -20,12 +20,13 @@ __all__ = ["GraphDataset", "graph_loader"]
 class GraphDataset(Dataset):
     """Graphs built on access from a sequence of configurations.
 
-    The sequence may be a list or a lazy store (:class:`LMDBDataset`), so the graphs of a
-    dataset larger than memory are never all held at once.
+    The sequence may be a list or a lazy store ([`LMDBDataset`][mmh_data.LMDBDataset]), so the
+    graphs of a dataset larger than memory are never all held at once.
 
     Args:
-        configs: Any sequence of :class:`Configuration` (supports ``len`` and indexing).
-        builder: The :class:`GraphBuilder` (cutoff, head list, dtype).
+        configs: Any sequence of [`Configuration`][mmh_data.Configuration] (supports ``len`` and
+            indexing).
+        builder: The [`GraphBuilder`][mmh_data.GraphBuilder] (cutoff, head list, dtype).
 
     Example:
         >>> # ds = GraphDataset(configs, GraphBuilder(5.0, heads=["pbe"]))
@@ -63,14 +64,15 @@ def graph_loader(
     pin_memory: bool = False,
     prefetch_factor: int = 4,
 ) -> DataLoader:
-    """A :class:`torch.utils.data.DataLoader` that yields :class:`Batch` objects.
+    """A `torch.utils.data.DataLoader` that yields [`Batch`][mmh_data.Batch] objects.
 
     Graph building (neighbour lists) and collation run in ``num_workers`` worker
     processes, each with one torch thread; the default of 2 keeps two CPU cores busy while
     the main process trains.
 
     Args:
-        dataset: A dataset whose items are :class:`AtomicGraph` (e.g. :class:`GraphDataset`).
+        dataset: A dataset whose items are [`AtomicGraph`][mmh_data.AtomicGraph] (e.g.
+            [`GraphDataset`][mmh_data.GraphDataset]).
         batch_size: Graphs per batch.
         shuffle: Reshuffle every epoch (ignored when ``sampler`` is given).
         num_workers: Worker processes (0: build in the main process).

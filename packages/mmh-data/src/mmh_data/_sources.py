@@ -279,11 +279,13 @@ def open_source(
 ) -> ConfigurationSource:
     """A lazy, random-access source of the configurations of one file.
 
-    The format follows the suffix, as in :func:`iter_configurations`, and ``source[k]``
-    equals the ``k``-th configuration that :func:`read_configurations` gives. Opening
-    costs one pass over an extxyz file (frame offsets) or an ASE database (row ids) and
-    nothing for an mmh LMDB store; each access then reads and converts one structure, so
-    a DataLoader worker reads only what it needs and memory does not grow with the file.
+    The format follows the suffix, as in [`iter_configurations`][mmh_data.iter_configurations],
+    and ``source[k]`` equals the ``k``-th configuration that
+    [`read_configurations`][mmh_data.read_configurations] gives. Opening costs one pass over an
+    extxyz file (frame offsets) or an ASE database (row ids; none for ASE-LMDB, whose backend
+    lists them) and nothing for an mmh LMDB store; each access then reads and converts one
+    structure, so a DataLoader worker reads only what it needs and memory does not grow with
+    the file.
     Frames are validated when they are read.
 
     Args:
@@ -331,7 +333,7 @@ def open_source(
 
 
 def open_sources(paths: Sequence[str | os.PathLike], **kwargs) -> ConfigurationSource:
-    """:func:`open_source` of each file, concatenated (same keyword arguments)."""
+    """[`open_source`][mmh_data.open_source] of each file, concatenated (same keyword arguments)."""
     if not paths:
         raise EmptyDatasetError("no input files given")
     parts = [open_source(p, **kwargs) for p in paths]

@@ -131,11 +131,12 @@ def cached_statistics(
 ) -> tuple[StatisticsAccumulator, str]:
     """The statistics of one source file, from its cache or from one pass over it.
 
-    The cached sums do not depend on E0s (see :class:`StatisticsAccumulator`), so E0s,
-    scale and shift are derived from them by any later run. An mmh LMDB store keeps them
-    in its metadata (checked against its record count); any other file in
-    ``<file>.mmh-stats.json`` beside it, checked against the file's size and modification
-    time. A cache for a different file is reported (:class:`DataWarning`) and replaced.
+    The cached sums do not depend on E0s (see
+    [`StatisticsAccumulator`][mmh_data.StatisticsAccumulator]), so E0s, scale and shift are
+    derived from them by any later run. An mmh LMDB store keeps them in its metadata (checked
+    against its record count); any other file in ``<file>.mmh-stats.json`` beside it, checked
+    against the file's size and modification time. A cache for a different file is reported
+    ([`DataWarning`][mmh_data.DataWarning]) and replaced.
 
     Args:
         path: The source file.

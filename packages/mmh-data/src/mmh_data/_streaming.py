@@ -57,12 +57,12 @@ class LMDBDataset(Dataset):
     ``DistributedSampler`` on top.
 
     Args:
-        path: The store (written by :func:`write_lmdb` or ``mmh-data convert``).
+        path: The store (written by [`write_lmdb`][mmh_data.write_lmdb] or ``mmh-data convert``).
         rank: This process's rank (default: from ``torch.distributed``, else 0).
         world_size: Number of processes (default: from ``torch.distributed``, else 1).
         drop_last: Give every rank ``floor(count / W)`` items instead of padding.
-        transform: Applied to each configuration, e.g. a :class:`GraphBuilder`.
-        remap_every: See :class:`LMDBReader`.
+        transform: Applied to each configuration, e.g. a [`GraphBuilder`][mmh_data.GraphBuilder].
+        remap_every: See [`LMDBReader`][mmh_data.LMDBReader].
 
     Example:
         >>> # ds = LMDBDataset("omat.lmdb", transform=GraphBuilder(6.0, heads=["omat"]))

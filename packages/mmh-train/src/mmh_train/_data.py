@@ -70,16 +70,16 @@ class HeadSplits:
         test: Test structures.
         isolated_e0s: Isolated-atom energies from the bundled dataset's metadata or from
             ``IsolatedAtom`` frames (empty if there are none).
-        sources: The files of the training structures (see :class:`TrainSources`); ``None``
+        sources: The files of the training structures (see `TrainSources`); ``None``
             when the training structures are not whole files (a held-out fraction, a
             ``max_train`` subset, a bundled dataset).
         file_statistics: Statistics of the training files (isolated atoms included),
             when reading them lazily needed them already.
         train_elements: Elements of the training files (lazily read heads), so that
-            :meth:`elements` need not read them.
+            `elements` need not read them.
 
-    A head read in streaming mode has a lazy :class:`mmh_data.ConfigurationSource` as
-    ``train``: structures are read when a step needs them.
+    A head read in streaming mode has a lazy [`ConfigurationSource`][mmh_data.ConfigurationSource]
+    as ``train``: structures are read when a step needs them.
     """
 
     name: str
@@ -121,7 +121,7 @@ def _check_dataset(name: str, where: str) -> None:
 
 
 def check_files(files: Sequence[str], where: str) -> None:
-    """Raise :class:`ConfigError` naming the first file that does not exist."""
+    """Raise `ConfigError` naming the first file that does not exist."""
     for f in files:
         if not Path(f).exists():
             raise ConfigError(f"{where}: file {f!r} does not exist")
@@ -197,7 +197,7 @@ def load_head(
     Frames that name another head in their ``head`` key are an error (naming the file,
     frame and key); isolated-atom frames are taken out of the training set and give the
     head's isolated-atom E0s. With ``stream``, the training files are opened as lazy
-    sources (:func:`mmh_data.open_sources`) and their statistics, computed in one pass or
+    sources ([`open_sources`][mmh_data.open_sources]) and their statistics, computed in one pass or
     taken from their cache, find the isolated atoms; the validation and test files are
     read into memory.
 
@@ -327,7 +327,7 @@ def train_statistics(
     """The statistics of a head's training structures, in one pass or from the cache.
 
     Training files used whole have their statistics cached with them (see
-    :func:`mmh_data.cached_statistics`); any other training structure (a subset, a
+    [`cached_statistics`][mmh_data.cached_statistics]); any other training structure (a subset, a
     bundled dataset, domain-bridging structures) is accumulated here.
 
     Args:

@@ -30,7 +30,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import resource
@@ -110,18 +109,6 @@ def peak_rss_kib() -> float:
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def reset_peak_rss() -> None:
-    """Start a new peak-memory window: Linux resets ``VmHWM`` to the current resident size when
-    5 is written to ``/proc/self/clear_refs``, so each measurement in one process reports its
-    own peak, not an earlier one's. Elsewhere the peak stays the process's."""
-    gc.collect()
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
 def crystal(repeat=None):
     s = BENCHMARK_SPEC["structure"]
     atoms = ase.build.bulk(s["symbol"], s["crystal"], a=s["a"], cubic=s["cubic"])
@@ -142,7 +129,6 @@ def time_mmh(
     # what MMHCalculator and the trainer do on the CPU (MMH_CPU_ALLOCATOR=system: glibc's
     # defaults, for comparison)
     keep_freed_cpu_memory()
-    reset_peak_rss()
     channels, edge_channels = SIZES[size]
     options = BLOCK_OPTIONS[block][0]
     config = BackboneConfig(

@@ -70,26 +70,31 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max()) / scale
 
 
+def _check_derivative(prop: str, numerical: np.ndarray, analytic: np.ndarray, atol: float):
+    err = float(np.abs(numerical - analytic).max())
+    if not err <= atol:
+        raise AssertionError(f"{prop}: max error {err:.2e} > {atol:g}")
+
+
 def check_calculator_forces(
     calc: Calculator, atoms: Atoms, *, eps: float = 1e-5, atol: float = 1e-7
 ) -> None:
-    """Forces equal −∂E/∂r by ASE's central finite differences."""
+    """Forces equal −∂E/∂r by ASE's central finite differences (``atol`` in eV/Å)."""
     atoms = atoms.copy()
     atoms.calc = calc
-    err = float(np.abs(calculate_numerical_forces(atoms, eps=eps) - atoms.get_forces()).max())
-    if not err <= atol:
-        raise AssertionError(f"forces are not -dE/dr: max error {err:.2e} eV/Å > {atol:g}")
+    numerical = calculate_numerical_forces(atoms, eps=eps)
+    _check_derivative("forces are not -dE/dr", numerical, atoms.get_forces(), atol)
 
 
 def check_calculator_stress(
     calc: Calculator, atoms: Atoms, *, eps: float = 1e-6, atol: float = 1e-7
 ) -> None:
-    """Stress equals the strain derivative of the energy over the volume (ASE sign)."""
+    """Stress equals the strain derivative of the energy over the volume (ASE sign;
+    ``atol`` in eV/Å³)."""
     atoms = atoms.copy()
     atoms.calc = calc
-    err = float(np.abs(calculate_numerical_stress(atoms, eps=eps) - atoms.get_stress()).max())
-    if not err <= atol:
-        raise AssertionError(f"stress is not dE/de / V: max error {err:.2e} eV/Å³ > {atol:g}")
+    numerical = calculate_numerical_stress(atoms, eps=eps)
+    _check_derivative("stress is not dE/de / V", numerical, atoms.get_stress(), atol)
 
 
 def check_calculator_o3(

@@ -117,7 +117,6 @@ class ErrorAccumulator:
 
 #: the unit of each property's MAE and RMSE
 METRIC_UNITS = {"energy": "meV/atom", "forces": "meV/Å", "stress": "meV/Å³"}
-UNITS = METRIC_UNITS
 
 
 def format_metrics(per_head: Mapping[str, Mapping[str, float]], title: str = "") -> str:
@@ -129,7 +128,7 @@ def format_metrics(per_head: Mapping[str, Mapping[str, float]], title: str = "")
         f"{p + ' MAE':>16}{p + ' RMSE':>16}" for p in ("E", "F", "S")
     )
     lines.append(header)
-    lines.append(" " * 14 + "".join(f"{'[' + UNITS[p] + ']':>32}" for p in _PROPERTIES))
+    lines.append(" " * 14 + "".join(f"{'[' + METRIC_UNITS[p] + ']':>32}" for p in _PROPERTIES))
     for head, m in per_head.items():
         row = f"{head:<14}"
         for p in _PROPERTIES:

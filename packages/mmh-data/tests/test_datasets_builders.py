@@ -70,7 +70,7 @@ import numpy as np
 from mmh_data.datasets._builders_mol import run
 from mmh_data.datasets._task import Task
 task = Task("mol", "g2:H2O", "g2:H2O", {"g2": "H2O"}, 0)
-f1, f2 = run(task, []), run(task, [])
+(f1,), (f2,) = run(task, []).values(), run(task, []).values()
 assert len(f1) == len(f2) > 10, (len(f1), len(f2))
 for x, y in zip(f1, f2, strict=True):
     assert np.array_equal(x.positions, y.positions), x.config_type

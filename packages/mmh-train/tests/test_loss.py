@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from mmh_data import Configuration, GraphBuilder, collate
+from mmh_data import LABEL_NAMES, Configuration, GraphBuilder, collate
 from mmh_train import LossWeights, conditional_huber, huber, weighted_loss_terms
+from mmh_train._loss import STRUCTURE_LOSSES
 
 HEADS = ["base", "new"]
 
@@ -182,3 +183,10 @@ def test_property_weight_zero_removes_the_label():
     out = _fake_output(batch)
     terms = weighted_loss_terms(batch, out, LossWeights())
     assert float(terms.counts["forces"]) == 5
+
+
+def test_every_label_of_the_field_table_has_a_loss_and_a_weight():
+    assert tuple(STRUCTURE_LOSSES) == LABEL_NAMES
+    weights = {f.name for f in dataclasses.fields(LossWeights)}
+    for name in LABEL_NAMES:
+        assert name in weights and f"{name}_delta" in weights

@@ -17,7 +17,7 @@ from ._bridging import (
     read_bridging_frames,
 )
 from ._configuration import DEFAULT_CONFIG_TYPE, DEFAULT_HEAD, Configuration
-from ._convert import AtomsConverter, configurations_from_atoms, voigt_to_matrix
+from ._convert import AtomsConverter, configurations_from_atoms
 from ._descriptors import structure_descriptors
 from ._e0s import (
     ISOLATED_ATOM,
@@ -39,6 +39,15 @@ from ._errors import (
     MissingLabelWarning,
     UnknownElementError,
     UnknownHeadError,
+)
+from ._fields import (
+    CALCULATOR_PROPERTIES,
+    LABEL_NAMES,
+    LABELS,
+    LabelField,
+    label_field,
+    matrix_to_voigt,
+    voigt_to_matrix,
 )
 from ._graph import AtomicGraph, GraphBuilder, build_graph
 from ._keys import KeySpec
@@ -78,10 +87,13 @@ except _metadata.PackageNotFoundError:  # a source tree on sys.path, not install
 
 __all__ = [
     "BRIDGING_PROPERTIES",
+    "CALCULATOR_PROPERTIES",
     "DEFAULT_CONFIG_TYPE",
     "DEFAULT_HEAD",
     "DEFAULT_MIN_DISTANCE",
     "ISOLATED_ATOM",
+    "LABELS",
+    "LABEL_NAMES",
     "METRIC_PROPERTIES",
     "METRIC_UNITS",
     "SIDECAR_SUFFIX",
@@ -104,6 +116,7 @@ __all__ = [
     "KeySpec",
     "LMDBDataset",
     "LMDBReader",
+    "LabelField",
     "MalformedFileError",
     "MissingFileError",
     "MissingLabelWarning",
@@ -131,6 +144,8 @@ __all__ = [
     "is_isolated_atom",
     "isolated_atom_energies",
     "iter_configurations",
+    "label_field",
+    "matrix_to_voigt",
     "neighbour_list",
     "open_source",
     "open_sources",

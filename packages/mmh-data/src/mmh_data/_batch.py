@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ._errors import EmptyDatasetError
+from ._fields import LABELS
 from ._graph import AtomicGraph
 
 __all__ = ["Batch", "collate"]
@@ -145,18 +146,15 @@ class Batch:
         return self.positions[j] - self.positions[i] + shifts
 
 
-_PACKED_FLOAT = (
-    "positions",
-    "unit_shifts",
-    "cell",
-    "energy",
-    "forces",
-    "stress",
+#: Per-structure scalars: the scalar labels, the config weight and the label weights.
+_SCALARS = (
+    *(f.name for f in LABELS if not f.per_atom and f.shape == ()),
     "weight",
-    "energy_weight",
-    "forces_weight",
-    "stress_weight",
+    *(f.weight_name for f in LABELS),
 )
+_ATOM_LABELS = tuple(f.name for f in LABELS if f.per_atom)
+_STRUCTURE_ARRAYS = tuple(f.name for f in LABELS if not f.per_atom and f.shape != ())
+_PACKED_FLOAT = ("positions", "unit_shifts", "cell", *_SCALARS, *_ATOM_LABELS, *_STRUCTURE_ARRAYS)
 _PACKED_INT = ("atomic_numbers", "edge_index", "batch", "ptr", "num_atoms", "head", "pbc")
 
 
@@ -220,10 +218,7 @@ def collate(graphs: Sequence[AtomicGraph], dtype: torch.dtype | None = None) -> 
     edge_index = torch.cat([g.edge_index for g in graphs], dim=1)
     edge_index += torch.from_numpy(np.repeat(ptr_np[:-1], e_np))
     scalars = torch.stack(
-        [
-            torch.stack([g.energy, g.weight, g.energy_weight, g.forces_weight, g.stress_weight])
-            for g in graphs
-        ]
+        [torch.stack([getattr(g, name) for name in _SCALARS]) for g in graphs]
     ).to(dtype)
 
     def cat(name: str) -> torch.Tensor:
@@ -243,13 +238,9 @@ def collate(graphs: Sequence[AtomicGraph], dtype: torch.dtype | None = None) -> 
         ptr=ptr,
         num_atoms=num_atoms,
         head=torch.stack([g.head for g in graphs]),
-        energy=scalars[:, 0].contiguous(),
-        forces=cat("forces"),
-        stress=stack("stress"),
-        weight=scalars[:, 1].contiguous(),
-        energy_weight=scalars[:, 2].contiguous(),
-        forces_weight=scalars[:, 3].contiguous(),
-        stress_weight=scalars[:, 4].contiguous(),
+        **{name: scalars[:, k].contiguous() for k, name in enumerate(_SCALARS)},
+        **{name: cat(name) for name in _ATOM_LABELS},
+        **{name: stack(name) for name in _STRUCTURE_ARRAYS},
         config_type=[g.config_type for g in graphs],
         head_name=[g.head_name for g in graphs],
         source=[g.source for g in graphs],

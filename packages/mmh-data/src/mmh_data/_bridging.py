@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from ase import Atoms
 
 from ._configuration import DEFAULT_CONFIG_TYPE, Configuration
-from ._convert import voigt_to_matrix
 from ._errors import (
     BadLabelError,
     EmptyDatasetError,
@@ -35,6 +34,8 @@ from ._errors import (
     MissingFileError,
     UnknownHeadError,
 )
+from ._fields import CALCULATOR_PROPERTIES, LABEL_NAMES, label_field, read_label
+from ._keys import KeySpec
 from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
 
 __all__ = [
@@ -44,9 +45,10 @@ __all__ = [
     "read_bridging_frames",
 ]
 
-#: The properties a label map may name, per head.
-BRIDGING_PROPERTIES = ("energy", "forces", "stress")
-_RESERVED = ("energy", "free_energy", "forces", "stress")
+#: The properties a label map may name, per head: the labels of the field table.
+BRIDGING_PROPERTIES = LABEL_NAMES
+#: The metadata keys of a bridging frame (the defaults of the key map).
+_FILE_KEYS = KeySpec()
 
 LabelMap = Mapping[str, Mapping[str, str]]
 
@@ -62,7 +64,7 @@ def _check_label_map(labels: LabelMap) -> None:
             )
         if not keys:
             raise ValueError(f"head {head!r}: no label key given")
-        reserved = sorted(k for k in keys.values() if k in _RESERVED)
+        reserved = sorted(k for k in keys.values() if k in CALCULATOR_PROPERTIES)
         if reserved:
             raise ValueError(
                 f"head {head!r}: keys {reserved} are moved into a calculator by ASE's "
@@ -93,13 +95,6 @@ def bridging_heads(atoms: Atoms, labels: LabelMap) -> list[str]:
     ]
 
 
-def _array(value, key: str, file, frame) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise BadLabelError(f"not numeric: {value!r}", file=file, frame=frame, key=key) from exc
-
-
 def _weight(atoms, key: str, file, frame) -> float:
     value = atoms.info.get(key, 1.0)
     try:
@@ -112,45 +107,24 @@ def _weight(atoms, key: str, file, frame) -> float:
 
 
 def _configuration(atoms, head: str, keys, *, file, frame, weight: float) -> Configuration:
-    values = {p: _value(atoms, k) for p, k in keys.items()}
-    energy = forces = stress = None
-    if values.get("energy") is not None:
-        arr = _array(values["energy"], keys["energy"], file, frame)
-        if arr.size != 1:
-            raise BadLabelError(
-                f"energy must be one number, got shape {arr.shape}",
-                file=file,
-                frame=frame,
-                key=keys["energy"],
+    labels = {}
+    for name, key in keys.items():
+        value = _value(atoms, key)
+        if value is not None:
+            labels[name] = read_label(
+                label_field(name), value, len(atoms), file=file, frame=frame, key=key
             )
-        energy = float(arr.reshape(-1)[0])
-    if values.get("forces") is not None:
-        forces = _array(values["forces"], keys["forces"], file, frame)
-        if forces.shape != (len(atoms), 3):
-            raise BadLabelError(
-                f"shape {forces.shape}, expected ({len(atoms)}, 3)",
-                file=file,
-                frame=frame,
-                key=keys["forces"],
-            )
-    if values.get("stress") is not None:
-        try:
-            stress = voigt_to_matrix(_array(values["stress"], keys["stress"], file, frame))
-        except ValueError as exc:
-            raise BadLabelError(str(exc), file=file, frame=frame, key=keys["stress"]) from exc
     return Configuration(
         atomic_numbers=atoms.numbers,
         positions=atoms.positions,
         cell=np.asarray(atoms.cell.array),
         pbc=np.asarray(atoms.pbc),
-        energy=energy,
-        forces=forces,
-        stress=stress,
-        weight=_weight(atoms, "config_weight", file, frame) * weight,
-        config_type=str(atoms.info.get("config_type", DEFAULT_CONFIG_TYPE)),
+        weight=_weight(atoms, _FILE_KEYS.config_weight, file, frame) * weight,
+        config_type=str(atoms.info.get(_FILE_KEYS.config_type, DEFAULT_CONFIG_TYPE)),
         head=head,
         source_file=file,
         source_index=frame,
+        **labels,
     )
 
 
@@ -203,12 +177,12 @@ def bridging_configurations(
     allowed = None if elements is None else sorted(int(z) for z in elements)
     for k, atoms in enumerate(frames):
         frame = k if indices is None else int(indices[k])
-        if "head" in atoms.info:
+        if _FILE_KEYS.head in atoms.info:
             raise UnknownHeadError(
                 "a bridging frame trains every head it has labels for; remove its 'head' key",
                 file=source,
                 frame=frame,
-                key="head",
+                key=_FILE_KEYS.head,
             )
         for head in bridging_heads(atoms, labels):
             config = _configuration(

@@ -10,6 +10,7 @@ import numpy as np
 from ase import Atoms
 
 from ._errors import BadLabelError
+from ._fields import LABELS, read_label
 
 __all__ = ["DEFAULT_CONFIG_TYPE", "DEFAULT_HEAD", "Configuration"]
 
@@ -31,7 +32,8 @@ def _finite(array: np.ndarray) -> bool:
 class Configuration:
     """One labelled structure, in numpy arrays, as read from a file.
 
-    Units are eV, Å, eV/Å and eV/Å³. Stress follows the ASE sign convention (positive =
+    The labels are the rows of [`LABELS`][mmh_data.LABELS] (the field table), each with
+    its weight. Units are eV, Å, eV/Å and eV/Å³. Stress follows the ASE sign convention (positive =
     tensile) and is stored as a 3x3 matrix. Any label may be ``None``; a missing label
     always has weight 0 (this is enforced on construction, so a missing label can never
     enter a loss with a non-zero weight).
@@ -99,38 +101,15 @@ class Configuration:
         _set(self, "positions", pos)
         _set(self, "cell", cell)
         _set(self, "pbc", pbc)
-        if self.energy is not None:
-            energy = float(np.asarray(self.energy, dtype=np.float64).reshape(()))
-            if not math.isfinite(energy):
-                raise BadLabelError(f"energy is {energy}", key="energy", **loc)
-            _set(self, "energy", energy)
-        if self.forces is not None:
-            forces = np.ascontiguousarray(self.forces, dtype=np.float64)
-            if forces.shape != (n, 3):
-                raise BadLabelError(
-                    f"forces have shape {forces.shape}, expected ({n}, 3)", key="forces", **loc
-                )
-            if not _finite(forces):
-                raise BadLabelError("forces contain NaN or infinite values", key="forces", **loc)
-            _set(self, "forces", forces)
-        if self.stress is not None:
-            stress = np.ascontiguousarray(self.stress, dtype=np.float64)
-            if stress.shape != (3, 3):
-                raise BadLabelError(
-                    f"stress has shape {stress.shape}, expected (3, 3)", key="stress", **loc
-                )
-            if not _finite(stress):
-                raise BadLabelError("stress contains NaN or infinite values", key="stress", **loc)
-            _set(self, "stress", stress)
-        for name, label in (
-            ("energy", self.energy),
-            ("forces", self.forces),
-            ("stress", self.stress),
-        ):
-            w = 0.0 if label is None else float(getattr(self, f"{name}_weight"))
+        for field in LABELS:
+            value = getattr(self, field.name)
+            if value is not None:
+                value = read_label(field, value, n, key=field.name, **loc)
+                _set(self, field.name, value)
+            w = 0.0 if value is None else float(getattr(self, field.weight_name))
             if not math.isfinite(w) or w < 0:
-                raise BadLabelError(f"{name} weight is {w}", key=f"{name}_weight", **loc)
-            _set(self, f"{name}_weight", w)
+                raise BadLabelError(f"{field.name} weight is {w}", key=field.weight_name, **loc)
+            _set(self, field.weight_name, w)
         weight = float(self.weight)
         if not math.isfinite(weight) or weight < 0:
             raise BadLabelError(f"config weight is {weight}", key="weight", **loc)
@@ -179,30 +158,26 @@ class Configuration:
         """Convert to an `ase.Atoms` with labels in ``REF_*`` info/arrays keys.
 
         Returns:
-            The atoms, with ``info["REF_energy"]``, ``arrays["REF_forces"]``,
-            ``info["REF_stress"]`` (Voigt 6), ``info["head"]``, ``info["config_type"]`` and
-            ``info["config_weight"]`` set, and ``info["config_<label>_weight"]`` where a
-            label's weight is not 1.
+            The atoms, with each label of [`LABELS`][mmh_data.LABELS] under its default key
+            (``info["REF_energy"]``, ``arrays["REF_forces"]``, ``info["REF_stress"]`` as
+            Voigt 6), ``info["head"]``, ``info["config_type"]`` and ``info["config_weight"]``
+            set, and ``info["config_<label>_weight"]`` where a label's weight is not 1.
         """
         atoms = Atoms(
             numbers=self.atomic_numbers, positions=self.positions, cell=self.cell, pbc=self.pbc
         )
-        if self.energy is not None:
-            atoms.info["REF_energy"] = self.energy
-        if self.forces is not None:
-            atoms.arrays["REF_forces"] = self.forces.copy()
-        if self.stress is not None:
-            s = self.stress
-            atoms.info["REF_stress"] = np.array(
-                [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
-            )
+        for field in LABELS:
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            store = atoms.arrays if field.per_atom else atoms.info
+            store[field.key] = field.to_file(value)
+            weight = getattr(self, field.weight_name)
+            if weight != 1.0:
+                atoms.info[field.weight_key] = weight
         atoms.info["head"] = self.head
         atoms.info["config_type"] = self.config_type
         atoms.info["config_weight"] = self.weight
-        for name in ("energy", "forces", "stress"):
-            weight = getattr(self, f"{name}_weight")
-            if getattr(self, name) is not None and weight != 1.0:
-                atoms.info[f"config_{name}_weight"] = weight
         return atoms
 
 

@@ -10,31 +10,11 @@ from ase import Atoms
 
 from ._configuration import DEFAULT_CONFIG_TYPE, DEFAULT_HEAD, Configuration
 from ._errors import BadLabelError, MissingLabelWarning, UnknownHeadError
+from ._fields import LABELS, read_label
 from ._keys import KeySpec
 from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
 
-__all__ = ["AtomsConverter", "configurations_from_atoms", "voigt_to_matrix"]
-
-
-def voigt_to_matrix(value: np.ndarray) -> np.ndarray:
-    """Stress as a 3x3 matrix from Voigt 6 (xx yy zz yz xz xy), 9 values or 3x3.
-
-    Args:
-        value: 6, 9 or 3x3 numbers.
-
-    Returns:
-        The ``[3, 3]`` matrix.
-
-    Raises:
-        ValueError: For any other number of values.
-    """
-    v = np.asarray(value, dtype=np.float64).reshape(-1)
-    if v.size == 6:
-        xx, yy, zz, yz, xz, xy = v
-        return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
-    if v.size == 9:
-        return v.reshape(3, 3)
-    raise ValueError(f"stress needs 6 (Voigt) or 9 values, got {v.size}")
+__all__ = ["AtomsConverter", "configurations_from_atoms"]
 
 
 class AtomsConverter:
@@ -131,19 +111,6 @@ class AtomsConverter:
             )
         return out
 
-    def _array(self, value, key: str, file, frame, shape=None) -> np.ndarray:
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise BadLabelError(f"not numeric: {value!r}", file=file, frame=frame, key=key) from exc
-        if shape is not None and arr.shape != shape:
-            raise BadLabelError(
-                f"shape {arr.shape}, expected {shape}", file=file, frame=frame, key=key
-            )
-        if not np.isfinite(arr).all():
-            raise BadLabelError("contains NaN or infinite values", file=file, frame=frame, key=key)
-        return arr
-
     # -- conversion -------------------------------------------------------------------
     def convert(
         self, atoms: Atoms, *, file: str | None = None, frame: int | None = None
@@ -166,32 +133,17 @@ class AtomsConverter:
         head = self._route(atoms, file, frame)
         n = len(atoms)
 
-        energy = self._lookup(atoms, keys.energy)
-        if energy is not None:
-            arr = self._array(energy, keys.energy, file, frame)
-            if arr.size != 1:
-                raise BadLabelError(
-                    f"energy must be one number, got shape {arr.shape}",
-                    file=file,
-                    frame=frame,
-                    key=keys.energy,
-                )
-            energy = float(arr.reshape(-1)[0])
-        else:
-            self._note_missing(atoms, head, "energy", keys.energy, file, frame)
-        forces = self._lookup(atoms, keys.forces)
-        if forces is not None:
-            forces = self._array(forces, keys.forces, file, frame, shape=(n, 3))
-        else:
-            self._note_missing(atoms, head, "forces", keys.forces, file, frame)
-        stress = self._lookup(atoms, keys.stress)
-        if stress is not None:
-            arr = self._array(stress, keys.stress, file, frame)
-            try:
-                stress = voigt_to_matrix(arr)
-            except ValueError as exc:
-                raise BadLabelError(str(exc), file=file, frame=frame, key=keys.stress) from exc
-        # stress is optional for most data sets (molecules have none): no warning.
+        labels: dict[str, object] = {}
+        for field in LABELS:
+            key = keys.label_key(field.name)
+            value = self._lookup(atoms, key)
+            labels[field.weight_name] = self._float(
+                atoms, keys.weight_key(field.name), 1.0, file, frame
+            )
+            if value is not None:
+                labels[field.name] = read_label(field, value, n, file=file, frame=frame, key=key)
+            elif field.warn_missing:
+                self._note_missing(atoms, head, field.name, key, file, frame)
 
         config_type = str(atoms.info.get(keys.config_type, DEFAULT_CONFIG_TYPE))
         weight = self._float(atoms, keys.config_weight, 1.0, file, frame)
@@ -201,13 +153,8 @@ class AtomsConverter:
             positions=atoms.positions,
             cell=np.asarray(atoms.cell.array),
             pbc=np.asarray(atoms.pbc),
-            energy=energy,
-            forces=forces,
-            stress=stress,
             weight=weight,
-            energy_weight=self._float(atoms, keys.energy_weight, 1.0, file, frame),
-            forces_weight=self._float(atoms, keys.forces_weight, 1.0, file, frame),
-            stress_weight=self._float(atoms, keys.stress_weight, 1.0, file, frame),
+            **labels,
             config_type=config_type,
             head=head,
             source_file=file,

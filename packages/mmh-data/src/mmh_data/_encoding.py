@@ -1,18 +1,23 @@
 """Binary encoding of one [`mmh_data.Configuration`][] (raw little-endian buffers, no pickle).
 
-Layout of a record (all little-endian)::
+The layout follows the field table [`LABELS`][mmh_data.LABELS]. For today's table (energy,
+forces, stress) a record is (all little-endian)::
 
     header   "<4sBBxxIiq5d9dHH" (140 bytes)
              magic b"MMHC", version, flags, n_atoms, file id (-1: none),
-             frame index (-1: none), energy, weight, energy/forces/stress weight,
-             cell (9 values, row-major), len(head), len(config_type)
+             frame index (-1: none), the scalar labels (energy), weight, one weight per
+             label (energy/forces/stress), cell (9 values, row-major), len(head),
+             len(config_type)
     numbers  uint8  [N]
     positions float64 [N, 3]
-    forces   float64 [N, 3]   (when flags has FORCES)
-    stress   float64 [3, 3]   (when flags has STRESS)
+    the array labels, in table order, each when its flag is set:
+      forces   float64 [N, 3]
+      stress   float64 [3, 3]
     head, config_type  UTF-8
 
-Flags: bit 0 energy present, bit 1 forces, bit 2 stress, bits 3-5 pbc x/y/z.
+Flags: bit ``i`` says label ``i`` of the table is present; the three bits after them are
+pbc x/y/z. A change of the table changes the layout, so it comes with a new
+``RECORD_VERSION``.
 """
 
 from __future__ import annotations
@@ -23,14 +28,17 @@ import numpy as np
 
 from ._configuration import Configuration
 from ._errors import MalformedFileError
+from ._fields import LABELS
 
 __all__ = ["RECORD_VERSION", "decode_configuration", "encode_configuration"]
 
 MAGIC = b"MMHC"
 RECORD_VERSION = 1
-_HEADER = struct.Struct("<4sBBxxIiq5d9dHH")
-_ENERGY, _FORCES, _STRESS = 1, 2, 4
-_PBC_SHIFT = 3
+_SCALARS = tuple(f for f in LABELS if not f.per_atom and f.shape == ())
+_ARRAYS = tuple(f for f in LABELS if f not in _SCALARS)
+_HEADER = struct.Struct(f"<4sBBxxIiq{len(_SCALARS)}dd{len(LABELS)}d9dHH")
+_BIT = {f.name: 1 << k for k, f in enumerate(LABELS)}
+_PBC_SHIFT = len(LABELS)
 
 
 def encode_configuration(config: Configuration, file_id: int = -1) -> bytes:
@@ -44,18 +52,16 @@ def encode_configuration(config: Configuration, file_id: int = -1) -> bytes:
         The record.
     """
     flags = 0
-    if config.energy is not None:
-        flags |= _ENERGY
-    if config.forces is not None:
-        flags |= _FORCES
-    if config.stress is not None:
-        flags |= _STRESS
+    for field in LABELS:
+        if getattr(config, field.name) is not None:
+            flags |= _BIT[field.name]
     for k in range(3):
         if config.pbc[k]:
             flags |= 1 << (_PBC_SHIFT + k)
     head = config.head.encode("utf-8")
     ctype = config.config_type.encode("utf-8")
     frame = -1 if config.source_index is None else int(config.source_index)
+    scalars = [getattr(config, f.name) for f in _SCALARS]
     header = _HEADER.pack(
         MAGIC,
         RECORD_VERSION,
@@ -63,20 +69,18 @@ def encode_configuration(config: Configuration, file_id: int = -1) -> bytes:
         config.num_atoms,
         file_id,
         frame,
-        0.0 if config.energy is None else config.energy,
+        *(0.0 if value is None else value for value in scalars),
         config.weight,
-        config.energy_weight,
-        config.forces_weight,
-        config.stress_weight,
+        *(getattr(config, f.weight_name) for f in LABELS),
         *config.cell.reshape(-1).tolist(),
         len(head),
         len(ctype),
     )
     parts = [header, config.atomic_numbers.astype(np.uint8).tobytes(), config.positions.tobytes()]
-    if config.forces is not None:
-        parts.append(config.forces.tobytes())
-    if config.stress is not None:
-        parts.append(config.stress.tobytes())
+    for field in _ARRAYS:
+        value = getattr(config, field.name)
+        if value is not None:
+            parts.append(value.tobytes())
     parts += [head, ctype]
     return b"".join(parts)
 
@@ -101,13 +105,19 @@ def decode_configuration(
     buf = memoryview(record)
     if len(buf) < _HEADER.size:
         raise MalformedFileError("record too short", file=where)
-    (magic, version, flags, n, file_id, frame, energy, weight, ew, fw, sw, *rest) = (
-        _HEADER.unpack_from(buf, 0)
-    )
+    magic, version, flags, n, file_id, frame, *rest = _HEADER.unpack_from(buf, 0)
     if magic != MAGIC or version != RECORD_VERSION:
         raise MalformedFileError(
             f"not an mmh record (magic {magic!r}, version {version})", file=where
         )
+    fields: dict[str, object] = {}
+    for field, value in zip(_SCALARS, rest, strict=False):
+        fields[field.name] = float(value) if flags & _BIT[field.name] else None
+    rest = rest[len(_SCALARS) :]
+    fields["weight"] = rest[0]
+    for field, value in zip(LABELS, rest[1:], strict=False):
+        fields[field.weight_name] = value
+    rest = rest[1 + len(LABELS) :]
     try:
         cell = np.array(rest[:9], dtype=np.float64).reshape(3, 3)
         len_head, len_ctype = rest[9], rest[10]
@@ -116,15 +126,15 @@ def decode_configuration(
         offset += n
         positions = np.frombuffer(buf, dtype="<f8", count=3 * n, offset=offset).reshape(n, 3).copy()
         offset += 24 * n
-        forces = stress = None
-        if flags & _FORCES:
-            forces = (
-                np.frombuffer(buf, dtype="<f8", count=3 * n, offset=offset).reshape(n, 3).copy()
-            )
-            offset += 24 * n
-        if flags & _STRESS:
-            stress = np.frombuffer(buf, dtype="<f8", count=9, offset=offset).reshape(3, 3).copy()
-            offset += 72
+        for field in _ARRAYS:
+            value = None
+            if flags & _BIT[field.name]:
+                shape = field.value_shape(n)
+                count = int(np.prod(shape, dtype=np.int64))
+                value = np.frombuffer(buf, dtype="<f8", count=count, offset=offset)
+                value = value.reshape(shape).copy()
+                offset += 8 * count
+            fields[field.name] = value
         head = bytes(buf[offset : offset + len_head]).decode("utf-8")
         offset += len_head
         ctype = bytes(buf[offset : offset + len_ctype]).decode("utf-8")
@@ -137,13 +147,7 @@ def decode_configuration(
         positions=positions,
         cell=cell,
         pbc=pbc,
-        energy=float(energy) if flags & _ENERGY else None,
-        forces=forces,
-        stress=stress,
-        weight=weight,
-        energy_weight=ew,
-        forces_weight=fw,
-        stress_weight=sw,
+        **fields,
         config_type=ctype,
         head=head,
         source_file=files[file_id] if (files is not None and 0 <= file_id < len(files)) else None,

@@ -10,6 +10,7 @@ import torch
 
 from ._configuration import Configuration
 from ._errors import UnknownHeadError
+from ._fields import LABELS
 from ._neighbours import neighbour_list
 
 __all__ = ["AtomicGraph", "GraphBuilder", "build_graph"]
@@ -18,7 +19,8 @@ __all__ = ["AtomicGraph", "GraphBuilder", "build_graph"]
 @dataclass(eq=False)
 class AtomicGraph:
     """One structure with its edges and labels, as torch tensors (see [`Batch`][mmh_data.Batch] for
-    the batched form the model consumes).
+    the batched form the model consumes). It has one attribute per label of
+    [`LABELS`][mmh_data.LABELS] and one per label weight.
 
     Attributes:
         positions: ``[N, 3]`` float.
@@ -82,6 +84,8 @@ class AtomicGraph:
 
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+_SCALAR_LABELS = tuple(f for f in LABELS if not f.per_atom and f.shape == ())
+_ARRAY_LABELS = tuple(f for f in LABELS if f not in _SCALAR_LABELS)
 
 
 class GraphBuilder:
@@ -152,28 +156,33 @@ class GraphBuilder:
         np_dtype = _NUMPY_DTYPES[self.dtype]
         n = config.num_atoms
         # Conversions happen in numpy (cheap for small arrays); torch.from_numpy shares memory.
+        # The per-structure scalars (scalar labels, config weight, label weights) go through
+        # one array.
+        scalar_values = [getattr(config, f.name) for f in _SCALAR_LABELS]
         scalars = torch.from_numpy(
             np.array(
                 [
-                    0.0 if config.energy is None else config.energy,
+                    *(0.0 if value is None else value for value in scalar_values),
                     config.weight,
-                    config.energy_weight,
-                    config.forces_weight,
-                    config.stress_weight,
+                    *(getattr(config, f.weight_name) for f in LABELS),
                 ],
                 dtype=np_dtype,
             )
         )
-        forces = (
-            np.zeros((n, 3), dtype=np_dtype)
-            if config.forces is None
-            else config.forces.astype(np_dtype)
-        )
-        stress = (
-            np.zeros((3, 3), dtype=np_dtype)
-            if config.stress is None
-            else config.stress.astype(np_dtype)
-        )
+        labels: dict[str, torch.Tensor] = {}
+        for k, field in enumerate(_SCALAR_LABELS):
+            labels[field.name] = scalars[k]
+        labels["weight"] = scalars[len(_SCALAR_LABELS)]
+        for k, field in enumerate(LABELS, start=len(_SCALAR_LABELS) + 1):
+            labels[field.weight_name] = scalars[k]
+        for field in _ARRAY_LABELS:
+            value = getattr(config, field.name)
+            value = (
+                np.zeros(field.value_shape(n), dtype=np_dtype)
+                if value is None
+                else value.astype(np_dtype)
+            )
+            labels[field.name] = torch.from_numpy(value)
         return AtomicGraph(
             positions=torch.from_numpy(config.positions.astype(np_dtype)),
             atomic_numbers=torch.from_numpy(config.atomic_numbers),
@@ -182,13 +191,7 @@ class GraphBuilder:
             cell=torch.from_numpy(config.cell.astype(np_dtype)),
             pbc=torch.from_numpy(config.pbc),
             head=torch.from_numpy(np.array(head, dtype=np.int64)),
-            energy=scalars[0],
-            forces=torch.from_numpy(forces),
-            stress=torch.from_numpy(stress),
-            weight=scalars[1],
-            energy_weight=scalars[2],
-            forces_weight=scalars[3],
-            stress_weight=scalars[4],
+            **labels,
             config_type=config.config_type,
             head_name=config.head,
             source=(config.source_file, config.source_index),

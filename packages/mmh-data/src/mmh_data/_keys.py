@@ -6,10 +6,11 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ._fields import CALCULATOR_PROPERTIES, LABELS, label_field
+
 __all__ = ["CALCULATOR_PROPERTIES", "KeySpec"]
 
-#: Property names that ASE's extxyz reader and databases move into ``atoms.calc.results``.
-CALCULATOR_PROPERTIES = ("energy", "free_energy", "forces", "stress")
+_ENERGY, _FORCES, _STRESS = (label_field(name) for name in ("energy", "forces", "stress"))
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,15 @@ class KeySpec:
         'energy'
     """
 
-    energy: str = "REF_energy"
-    forces: str = "REF_forces"
-    stress: str = "REF_stress"
+    energy: str = _ENERGY.key
+    forces: str = _FORCES.key
+    stress: str = _STRESS.key
     head: str = "head"
     config_type: str = "config_type"
     config_weight: str = "config_weight"
-    energy_weight: str = "config_energy_weight"
-    forces_weight: str = "config_forces_weight"
-    stress_weight: str = "config_stress_weight"
+    energy_weight: str = _ENERGY.weight_key
+    forces_weight: str = _FORCES.weight_key
+    stress_weight: str = _STRESS.weight_key
     use_calculator: bool = False
 
     @classmethod
@@ -69,12 +70,8 @@ class KeySpec:
             A [`KeySpec`][mmh_data.KeySpec] with ``energy``/``forces``/``stress`` keys and
             ``use_calculator=True``.
         """
-        values: dict[str, str | bool] = {
-            "energy": "energy",
-            "forces": "forces",
-            "stress": "stress",
-            "use_calculator": True,
-        }
+        values: dict[str, str | bool] = {f.name: f.name for f in LABELS}
+        values["use_calculator"] = True
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
@@ -96,6 +93,14 @@ class KeySpec:
         if unknown:
             raise ValueError(f"unknown KeySpec field(s) {unknown}; known: {sorted(names)}")
         return cls(**data)  # type: ignore[arg-type]
+
+    def label_key(self, name: str) -> str:
+        """The key of label ``name`` (a row of [`LABELS`][mmh_data.LABELS])."""
+        return getattr(self, name)
+
+    def weight_key(self, name: str) -> str:
+        """The key of the per-frame weight of label ``name``."""
+        return getattr(self, f"{name}_weight")
 
     def to_dict(self) -> dict[str, str | bool]:
         """Return the fields as a plain dictionary (JSON-serialisable)."""

@@ -1,5 +1,6 @@
 """Error metrics of predicted against reference labels: the one definition that training
-(validation and test errors) and the benchmarks (in-domain errors) both use.
+(validation and test errors) and the benchmarks (in-domain errors) both use. It covers every
+label of the field table [`LABELS`][mmh_data.LABELS]:
 
 - energy: per atom, ``(E_pred − E_ref) / N`` for each structure;
 - forces: per Cartesian component, ``3N`` values per structure;
@@ -20,13 +21,20 @@ import numpy as np
 import torch
 
 from ._batch import Batch
-from ._convert import voigt_to_matrix
+from ._fields import LABEL_NAMES, LABELS, LabelField, label_field
 
 __all__ = ["METRIC_PROPERTIES", "METRIC_UNITS", "ErrorAccumulator", "format_metrics"]
 
-#: the properties, in the order of the accumulator's rows
-METRIC_PROPERTIES = ("energy", "forces", "stress")
+#: the properties, in the order of the accumulator's rows: the labels of the field table
+METRIC_PROPERTIES = LABEL_NAMES
 _PROPERTIES = METRIC_PROPERTIES
+
+
+def _in_memory(field: LabelField, value: object, num_atoms: int) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.size == 1 and field.shape != ():
+        return np.broadcast_to(arr.reshape(()), field.value_shape(num_atoms))
+    return np.asarray(field.parse(arr, num_atoms), dtype=np.float64)
 
 
 class ErrorAccumulator:
@@ -47,49 +55,47 @@ class ErrorAccumulator:
     def __init__(self, dtype: torch.dtype = torch.float64) -> None:
         self.sums = torch.zeros(len(_PROPERTIES), 3, dtype=dtype)
 
-    def add_structure(
-        self,
-        num_atoms: int,
-        *,
-        energy: tuple[float, float] | None = None,
-        forces: tuple[np.ndarray, np.ndarray] | None = None,
-        stress: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> None:
-        """Add one structure's ``(predicted, reference)`` pairs (eV, eV/Å, eV/Å³); a label
-        left out (``None``) does not count. Stress may be Voigt 6, 9 values or 3×3."""
-        rows = [torch.zeros(3, dtype=torch.float64) for _ in _PROPERTIES]
-        if energy is not None:
-            r = (float(energy[0]) - float(energy[1])) / num_atoms
-            rows[0] = self._row(torch.tensor([r], dtype=torch.float64))
-        if forces is not None:
-            pred, ref = (np.asarray(x, dtype=np.float64) for x in forces)
-            rows[1] = self._row(
-                torch.from_numpy(np.broadcast_to(pred - ref, (num_atoms, 3)).copy())
-            )
-        if stress is not None:
-            r = voigt_to_matrix(stress[0]) - voigt_to_matrix(stress[1])
-            rows[2] = self._row(torch.from_numpy(r))
+    def add_structure(self, num_atoms: int, **pairs: tuple[object, object] | None) -> None:
+        """Add one structure's ``(predicted, reference)`` pairs, one keyword per label of
+        [`LABELS`][mmh_data.LABELS] (``energy=``, ``forces=``, ``stress=``; eV, eV/Å,
+        eV/Å³); a label left out (or ``None``) does not count. Stress may be Voigt 6, 9
+        values or 3×3; a single number stands for every component.
+
+        Raises:
+            KeyError: A keyword that is not a label.
+        """
+        for name in pairs:
+            label_field(name)
+        rows = []
+        for field in LABELS:
+            pair = pairs.get(field.name)
+            if pair is None:
+                rows.append(torch.zeros(3, dtype=torch.float64))
+                continue
+            pred, ref = (_in_memory(field, x, num_atoms) for x in pair)
+            r = np.asarray(pred - ref, dtype=np.float64)
+            if field.per_atom_metric:
+                r = r / num_atoms
+            rows.append(self._row(torch.from_numpy(np.array(r, dtype=np.float64).reshape(-1))))
         self.sums += torch.stack(rows).to(self.sums.dtype)
 
     def update(self, batch: Batch, output: Mapping[str, torch.Tensor]) -> None:
-        """Add the errors of a batch (all graphs are taken to belong to this head)."""
+        """Add the errors of a batch (all graphs are taken to belong to this head); a label
+        the output lacks does not count."""
         n = batch.num_atoms.to(torch.float64)
         rows = []
-        has_e = batch.energy_weight != 0
-        r = (output["energy"].detach().double() - batch.energy.double()) / n
-        rows.append(self._row(r[has_e]))
-        if "forces" in output:
-            has_f = (batch.forces_weight != 0)[batch.batch]
-            r = output["forces"].detach().double() - batch.forces.double()
-            rows.append(self._row(r[has_f]))
-        else:
-            rows.append(torch.zeros(3, dtype=torch.float64))
-        if "stress" in output:
-            has_s = batch.stress_weight != 0
-            r = output["stress"].detach().double() - batch.stress.double().reshape(-1, 3, 3)
-            rows.append(self._row(r[has_s]))
-        else:
-            rows.append(torch.zeros(3, dtype=torch.float64))
+        for field in LABELS:
+            if field.name not in output:
+                rows.append(torch.zeros(3, dtype=torch.float64))
+                continue
+            pred = output[field.name].detach().double()
+            has = getattr(batch, field.weight_name) != 0
+            if field.per_atom:
+                has = has[batch.batch]
+            r = pred - getattr(batch, field.name).double().reshape(pred.shape)
+            if field.per_atom_metric:
+                r = r / n
+            rows.append(self._row(r[has]))
         self.sums += torch.stack(rows).to(self.sums.dtype).cpu()
 
     @staticmethod
@@ -116,7 +122,7 @@ class ErrorAccumulator:
 
 
 #: the unit of each property's MAE and RMSE
-METRIC_UNITS = {"energy": "meV/atom", "forces": "meV/Å", "stress": "meV/Å³"}
+METRIC_UNITS = {f.name: f.metric_unit for f in LABELS}
 
 
 def format_metrics(per_head: Mapping[str, Mapping[str, float]], title: str = "") -> str:
@@ -125,7 +131,7 @@ def format_metrics(per_head: Mapping[str, Mapping[str, float]], title: str = "")
     if title:
         lines.append(title)
     header = f"{'head':<14}" + "".join(
-        f"{p + ' MAE':>16}{p + ' RMSE':>16}" for p in ("E", "F", "S")
+        f"{p[0].upper() + ' MAE':>16}{p[0].upper() + ' RMSE':>16}" for p in _PROPERTIES
     )
     lines.append(header)
     lines.append(" " * 14 + "".join(f"{'[' + METRIC_UNITS[p] + ']':>32}" for p in _PROPERTIES))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from mmh_data import KeySpec
+from mmh_data import LABEL_NAMES, KeySpec
 from mmh_heads import HeadMeta, ModelConfig
 from mmh_layers import BackboneConfig
 
@@ -349,11 +349,12 @@ class TrainingConfig:
             needed, so memory stays flat for a dataset larger than memory; ``"auto"``:
             ``memory`` when every training stream is held in memory and
             ``num_workers`` is 0, else ``none``.
-        streaming: Read the training files of pre-training heads lazily, one structure
-            when a step needs it ([`mmh_data.open_sources`][]), instead of into memory:
-            ``"on"``, ``"off"``, or ``"auto"`` (on for heads whose training files are all
-            mmh LMDB stores or ASE-LMDB files). Validation and test files are read into
-            memory; the final evaluation leaves out streamed training sets.
+        streaming: Read the training, validation and test files of pre-training heads
+            and the replay pool of fine-tuning lazily, one structure when a step or an
+            evaluation needs it ([`mmh_data.open_sources`][]), instead of into memory:
+            ``"on"``, ``"off"``, or ``"auto"`` (on where the training files, or the pool's,
+            are all mmh LMDB stores or ASE-LMDB files). The final evaluation leaves out
+            streamed training sets.
     """
 
     epochs: int = 100
@@ -519,7 +520,7 @@ class BridgingLabels:
     def keys(self) -> dict[str, str]:
         """``{property: key}`` for the properties this head takes from the set."""
         out = {}
-        for prop in ("energy", "forces", "stress"):
+        for prop in LABEL_NAMES:
             key = getattr(self, prop)
             if key is None and self.level is not None:
                 key = f"{self.level}_{prop}"

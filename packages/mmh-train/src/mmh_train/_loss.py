@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from mmh_data import Batch
+from mmh_data import LABELS, Batch
 
 __all__ = [
     "FORCE_DELTA_FACTORS",
     "FORCE_DELTA_THRESHOLDS",
+    "STRUCTURE_LOSSES",
     "LossTerms",
     "LossWeights",
     "conditional_huber",
@@ -100,10 +101,9 @@ class LossTerms:
     def total(self, weights: LossWeights, counts: dict[str, torch.Tensor] | None = None):
         """``Σ_p λ_p · sums[p] / counts[p]`` (``counts`` default: this batch's)."""
         counts = self.counts if counts is None else counts
-        lam = {"energy": weights.energy, "forces": weights.forces, "stress": weights.stress}
         total = None
         for name, value in self.sums.items():
-            term = lam[name] * value / counts[name].clamp(min=1)
+            term = getattr(weights, name) * value / counts[name].clamp(min=1)
             total = term if total is None else total + term
         return total
 
@@ -150,40 +150,47 @@ def weighted_loss_terms(
         graph_w = graph_w * head_weights.to(graph_w.dtype)[batch.head]
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, torch.Tensor] = {}
-    n = batch.num_atoms.to(batch.dtype)
-
-    if weights.energy:
-        r = (output["energy"] - batch.energy) / n
-        w = graph_w * batch.energy_weight
-        sums["energy"] = (w * huber(r, weights.energy_delta)).sum()
-        counts["energy"] = (batch.energy_weight != 0).sum().to(batch.dtype)
-
-    if weights.forces:
-        counts["forces"] = (batch.forces_weight != 0).sum().to(batch.dtype)
-        if "forces" in output:
-            r = output["forces"] - batch.forces
-            if weights.conditional_forces:
-                per_comp = conditional_huber(r, batch.forces, weights.forces_delta)
-            else:
-                per_comp = huber(r, weights.forces_delta)
-            per_graph = torch.zeros_like(n).index_add(0, batch.batch, per_comp.sum(dim=1))
-            w = graph_w * batch.forces_weight
-            sums["forces"] = (w * per_graph / (3 * n)).sum()
+    for field in LABELS:
+        name = field.name
+        if not getattr(weights, name):
+            continue
+        label_w = getattr(batch, field.weight_name)
+        counts[name] = (label_w != 0).sum().to(batch.dtype)
+        if name in output:
+            per_graph = STRUCTURE_LOSSES[name](batch, output[name], weights)
+            sums[name] = (graph_w * label_w * per_graph).sum()
         else:
-            _require_unlabelled(counts["forces"], "forces")
-            sums["forces"] = torch.zeros((), dtype=batch.dtype, device=batch.device)
-
-    if weights.stress:
-        counts["stress"] = (batch.stress_weight != 0).sum().to(batch.dtype)
-        if "stress" in output:
-            r = output["stress"] - batch.stress
-            per_graph = huber(r, weights.stress_delta).sum(dim=(1, 2)) / 9
-            w = graph_w * batch.stress_weight
-            sums["stress"] = (w * per_graph).sum()
-        else:
-            _require_unlabelled(counts["stress"], "stress")
-            sums["stress"] = torch.zeros((), dtype=batch.dtype, device=batch.device)
+            _require_unlabelled(counts[name], name)
+            sums[name] = torch.zeros((), dtype=batch.dtype, device=batch.device)
     return LossTerms(sums, counts)
+
+
+def _energy_loss(batch: Batch, energy: torch.Tensor, weights: LossWeights) -> torch.Tensor:
+    """``[G]`` Huber loss of the per-atom energy."""
+    n = batch.num_atoms.to(batch.dtype)
+    return huber((energy - batch.energy) / n, weights.energy_delta)
+
+
+def _forces_loss(batch: Batch, forces: torch.Tensor, weights: LossWeights) -> torch.Tensor:
+    """``[G]`` mean over each structure's 3N force components of the (conditional) Huber
+    loss."""
+    r = forces - batch.forces
+    if weights.conditional_forces:
+        per_comp = conditional_huber(r, batch.forces, weights.forces_delta)
+    else:
+        per_comp = huber(r, weights.forces_delta)
+    n = batch.num_atoms.to(batch.dtype)
+    return torch.zeros_like(n).index_add(0, batch.batch, per_comp.sum(dim=1)) / (3 * n)
+
+
+def _stress_loss(batch: Batch, stress: torch.Tensor, weights: LossWeights) -> torch.Tensor:
+    """``[G]`` mean over the 9 stress components of the Huber loss."""
+    return huber(stress - batch.stress, weights.stress_delta).sum(dim=(1, 2)) / 9
+
+
+#: The per-structure loss of each label of the field table ``mmh_data.LABELS``:
+#: ``loss(batch, prediction, weights) -> [G]``.
+STRUCTURE_LOSSES = {"energy": _energy_loss, "forces": _forces_loss, "stress": _stress_loss}
 
 
 def _require_unlabelled(count: torch.Tensor, name: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase import Atoms
-from mmh_data import AtomicGraph, Configuration, collate
+from mmh_data import LABEL_NAMES, AtomicGraph, Configuration, collate
 from mmh_heads import MultiHeadMACE
 
 __all__ = ["predict_structures", "prediction_keys", "write_predictions"]
@@ -25,7 +25,7 @@ _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 def prediction_keys(head: str) -> dict[str, str]:
     """``{"energy": "MMH_<head>_energy", "forces": ..., "stress": ...}``."""
-    return {p: f"MMH_{head}_{p}" for p in ("energy", "forces", "stress")}
+    return {p: f"MMH_{head}_{p}" for p in LABEL_NAMES}
 
 
 def _voigt(matrix: np.ndarray) -> np.ndarray:

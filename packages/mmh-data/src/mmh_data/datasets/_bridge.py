@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._fields import LABEL_NAMES
 from . import _store
 from ._builders_bridge import LEVELS, SOURCES, WITH_STRESS, run, tasks
 from ._label import limit_threads
@@ -30,7 +31,7 @@ _PER_TASK = ("summary", "native_deviation")
 
 def label_keys(level: str) -> dict[str, str]:
     """The frame keys of one level: ``{"energy": "<level>_energy", ...}``."""
-    return {p: f"{level}_{p}" for p in ("energy", "forces", "stress")}
+    return {p: f"{level}_{p}" for p in LABEL_NAMES}
 
 
 def to_atoms(arrays: dict[str, np.ndarray]) -> list:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._label import Frame
+from .._configuration import Configuration
 from ._sampling import label_all, langevin_md, random_strain, rattle, relax
 from ._task import Task
 
@@ -165,12 +165,12 @@ def perturbed_structures(relaxed, task: Task):
     return out
 
 
-def run(task: Task, log: list) -> list[Frame]:
+def run(task: Task, log: list) -> dict[str, list[Configuration]]:
     """Relax the cell at GFN1, then sample strains, rattles and an MD trajectory."""
     atoms = initial_structure(task)
     relaxed, relax_frames = relax(atoms, METHOD, True, fmax=0.03, steps=10, cell="full", log=log)
     first_round = task.params.get("round", 0) == 0
-    frames: list[Frame] = relax_frames[::2] if first_round else []
+    frames: list[Configuration] = relax_frames[::2] if first_round else []
     perturbed = perturbed_structures(relaxed, task)
     for kind in ("strain", "rattle"):
         frames += label_all([s for k, s in perturbed if k == kind], METHOD, kind, True, log)
@@ -179,4 +179,4 @@ def run(task: Task, log: list) -> list[Frame]:
     start = random_strain(relaxed, rng, 0.02, 0.01)
     timestep = 1.0 if 1 in atoms.numbers else 2.0
     frames += langevin_md(start, METHOD, True, rng, temperature, timestep, MD_STEPS, 1, log)
-    return frames
+    return {task.family: frames}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._label import Frame
+from .._configuration import Configuration
 from ._molecules import DIMER_MONOMERS, MOL_BASE_SMILES, MOL_SMILES, g2_names
 from ._sampling import hessian, label_all, langevin_md, normal_mode_samples, rattle, relax
 from ._task import Task
@@ -115,7 +115,7 @@ def initial_structures(task: Task):
     return conformers(task.params["smiles"], count, seed)
 
 
-def run(task: Task, log: list) -> list[Frame]:
+def run(task: Task, log: list) -> dict[str, list[Configuration]]:
     """Label a molecule family: relaxation, conformers, normal modes, rattles, MD."""
     method = METHODS[task.dataset]
     structures = initial_structures(task)
@@ -124,7 +124,7 @@ def run(task: Task, log: list) -> list[Frame]:
     if "dimer" in task.params:
         return label_all(structures, method, "dimer", False, log)
     counts = COUNTS[task.dataset]
-    frames: list[Frame] = []
+    frames: list[Configuration] = []
     frames += label_all(structures[1:], method, "conformer", False, log)
     relaxed, relax_frames = relax(structures[0], method, False, 0.03, 60, "none", log)
     frames += relax_frames[::5]
@@ -140,4 +140,4 @@ def run(task: Task, log: list) -> list[Frame]:
     frames += langevin_md(
         start, method, False, rng, temperature, 0.5, counts["md_steps"], counts["md_every"], log
     )
-    return frames
+    return {task.family: frames}

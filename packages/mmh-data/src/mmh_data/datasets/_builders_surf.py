@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._label import Frame
+from .._configuration import Configuration
 from ._sampling import label_all, langevin_md, rattle, relax
 from ._task import Task
 
@@ -164,23 +164,21 @@ def equilibrium_lattice(surface: str, log: list) -> float:
     return float(a0 * (relaxed.get_volume() / cell.get_volume()) ** (1.0 / 3.0))
 
 
-def run(task: Task, log: list) -> list[Frame]:
-    """Relax the bulk lattice, then for each adsorbate relax the slab and sample it."""
+def run(task: Task, log: list) -> dict[str, list[Configuration]]:
+    """Relax the bulk lattice, then for each adsorbate relax the slab and sample it (one
+    family per adsorbate system)."""
     a = equilibrium_lattice(task.params["surface"], log)
-    frames: list[Frame] = []
+    frames: dict[str, list[Configuration]] = {}
     for adsorbate in task.params["adsorbates"]:
         sub = system_task(task, adsorbate)
-        system = _run_system(sub, a, log)
-        for fr in system:
-            fr.extra["family"] = sub.family
-        frames += system
+        frames.setdefault(sub.family, []).extend(_run_system(sub, a, log))
     return frames
 
 
-def _run_system(task: Task, a: float, log: list) -> list[Frame]:
+def _run_system(task: Task, a: float, log: list) -> list[Configuration]:
     slab = initial_structure(task, a)
     relaxed, relax_frames = relax(slab, METHOD, False, fmax=0.1, steps=6, cell="none", log=log)
-    frames: list[Frame] = relax_frames[::2]
+    frames: list[Configuration] = relax_frames[::2]
     rng = task.rng("perturb")
     free = np.ones(len(relaxed), bool)
     free[relaxed.constraints[0].index] = False

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _store
-from ._label import TBLITE_SETTINGS, Frame, limit_threads
+from ._label import TBLITE_SETTINGS, limit_threads
 
 NAMES = ("bulk", "surf", "mol", "mol-base", "bridge")
 METHODS = {"bulk": "GFN1-xTB", "surf": "GFN1-xTB", "mol": "GFN2-xTB", "mol-base": "GFN1-xTB"}
@@ -88,8 +88,9 @@ def run_task(task, work: Path) -> dict:
     limit_threads()
     t_wall, t_cpu = time.perf_counter(), time.process_time()
     log: list[str] = []
-    frames: list[Frame] = _runner(task.dataset)(task, log)
-    families = [f.extra.get("family", task.family) for f in frames]
+    by_family = _runner(task.dataset)(task, log)
+    frames = [f for family_frames in by_family.values() for f in family_frames]
+    families = [family for family, fs in by_family.items() for _ in fs]
     summary = {
         "key": task.key,
         "frames": len(frames),

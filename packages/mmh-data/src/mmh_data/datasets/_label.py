@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
+
+from .._configuration import Configuration
+from .._fields import voigt_to_matrix
 
 #: Settings passed to ``tblite.ase.TBLite`` for every label (besides ``method``).
 TBLITE_SETTINGS: dict = {
@@ -62,26 +64,12 @@ def make_calculator(method: str, multiplicity: int = 1):
     return calc
 
 
-@dataclass
-class Frame:
-    """One labelled structure (positions in Å, energy in eV, forces in eV/Å)."""
-
-    numbers: np.ndarray
-    positions: np.ndarray
-    cell: np.ndarray
-    pbc: np.ndarray
-    energy: float
-    forces: np.ndarray
-    stress: np.ndarray | None
-    config_type: str
-    extra: dict = field(default_factory=dict)
-
-
-def frame_from_results(atoms, results: dict, config_type: str, with_stress: bool) -> Frame:
-    """Build a `Frame` from an ``Atoms`` object and calculator results."""
-    stress = np.asarray(results["stress"], dtype=float).copy() if with_stress else None
-    return Frame(
-        numbers=atoms.numbers.copy(),
+def labelled(atoms, results: dict, config_type: str, with_stress: bool) -> Configuration:
+    """The [`Configuration`][mmh_data.Configuration] of an ``Atoms`` object and calculator
+    results (energy, forces and, with ``with_stress``, stress)."""
+    stress = voigt_to_matrix(results["stress"]) if with_stress else None
+    return Configuration(
+        atomic_numbers=atoms.numbers.copy(),
         positions=np.array(atoms.positions, dtype=float),
         cell=np.array(atoms.cell[:], dtype=float),
         pbc=np.array(atoms.pbc, dtype=bool),
@@ -92,7 +80,9 @@ def frame_from_results(atoms, results: dict, config_type: str, with_stress: bool
     )
 
 
-def label(atoms, method: str, config_type: str, with_stress: bool, log: list) -> Frame | None:
+def label(
+    atoms, method: str, config_type: str, with_stress: bool, log: list
+) -> Configuration | None:
     """Compute energy, forces (and stress) of ``atoms`` with a fresh calculator.
 
     Returns ``None`` and appends a message to ``log`` when the SCF fails.
@@ -107,18 +97,17 @@ def label(atoms, method: str, config_type: str, with_stress: bool, log: list) ->
     except CalculationFailed as err:  # SCF not converged or singular overlap
         log.append(f"skipped {config_type} ({atoms.get_chemical_formula()}): {err}")
         return None
-    return frame_from_results(atoms, atoms.calc.results, config_type, with_stress)
+    return labelled(atoms, atoms.calc.results, config_type, with_stress)
 
 
 def recording_calculator(method: str, with_stress: bool, log: list):
-    """A fresh-SCF tblite calculator that keeps a `Frame` of every evaluated geometry.
+    """A fresh-SCF tblite calculator that keeps a labelled
+    [`Configuration`][mmh_data.Configuration] of every evaluated geometry.
 
     Used to drive relaxations and molecular dynamics: every evaluated geometry is a fresh
     SCF and therefore a valid label. The frames are in ``calc.frames``.
     """
     calc = make_calculator(method)
     calc.frames = []
-    calc.hooks.append(
-        lambda c: c.frames.append(frame_from_results(c.atoms, c.results, "", with_stress))
-    )
+    calc.hooks.append(lambda c: c.frames.append(labelled(c.atoms, c.results, "", with_stress)))
     return calc

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._label import Frame, label, recording_calculator
+from .._configuration import Configuration
+from ._label import label, recording_calculator
 
 
 def random_strain(atoms, rng: np.random.Generator, volumetric: float, shear: float):
@@ -49,9 +50,7 @@ def relax(atoms, method: str, with_stress: bool, fmax: float, steps: int, cell: 
         BFGS(target, logfile=None, maxstep=0.1).run(fmax=fmax, steps=steps)
     except CalculationFailed as err:
         log.append(f"relaxation of {atoms.get_chemical_formula()} stopped: {err}")
-    frames = work.calc.frames
-    for fr in frames:
-        fr.config_type = "relax"
+    frames = [fr.replace(config_type="relax") for fr in work.calc.frames]
     relaxed = work.copy()
     relaxed.set_constraint(atoms.constraints)
     return relaxed, frames
@@ -79,9 +78,7 @@ def langevin_md(atoms, method, with_stress, rng, temperature, timestep_fs, steps
         dyn.run(steps)
     except CalculationFailed as err:
         log.append(f"MD of {atoms.get_chemical_formula()} stopped: {err}")
-    frames = work.calc.frames[every::every]
-    for fr in frames:
-        fr.config_type = "md"
+    frames = [fr.replace(config_type="md") for fr in work.calc.frames[every::every]]
     return frames
 
 
@@ -127,7 +124,7 @@ def normal_mode_samples(atoms, hess, rng, temperature, count):
     return out
 
 
-def label_all(structures, method, config_type, with_stress, log) -> list[Frame]:
+def label_all(structures, method, config_type, with_stress, log) -> list[Configuration]:
     """Label a list of structures, dropping the ones whose SCF fails."""
     frames = [label(s, method, config_type, with_stress, log) for s in structures]
     return [f for f in frames if f is not None]

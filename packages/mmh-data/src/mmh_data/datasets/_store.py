@@ -24,16 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ._label import Frame
+from .._configuration import Configuration
+from .._fields import matrix_to_voigt
 
 
-def frames_to_arrays(frames: list[Frame], families: list[str]) -> dict[str, np.ndarray]:
-    """Concatenate frames into the storage arrays."""
-    counts = np.array([len(f.numbers) for f in frames], dtype=np.int64)
+def frames_to_arrays(frames: list[Configuration], families: list[str]) -> dict[str, np.ndarray]:
+    """Concatenate labelled frames into the storage arrays."""
+    counts = np.array([f.num_atoms for f in frames], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     arrays = {
         "offsets": offsets,
-        "numbers": np.concatenate([f.numbers for f in frames]).astype(np.uint8),
+        "numbers": np.concatenate([f.atomic_numbers for f in frames]).astype(np.uint8),
         "positions": np.concatenate([f.positions for f in frames]).astype(np.float64),
         "forces": np.concatenate([f.forces for f in frames]).astype(np.float64),
         "energy": np.array([f.energy for f in frames], dtype=np.float64),
@@ -43,7 +44,7 @@ def frames_to_arrays(frames: list[Frame], families: list[str]) -> dict[str, np.n
         "config_type": np.array([f.config_type for f in frames], dtype=str),
     }
     if frames and frames[0].stress is not None:
-        arrays["stress"] = np.stack([f.stress for f in frames]).astype(np.float64)
+        arrays["stress"] = np.stack([matrix_to_voigt(f.stress) for f in frames])
     return arrays
 
 

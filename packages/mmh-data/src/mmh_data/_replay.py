@@ -108,8 +108,9 @@ def select_replay_indices(
     """Indices of the replay structures chosen from ``configs``.
 
     Args:
-        configs: The pre-training pool (a list or a lazy store; read once for element
-            sets and, for ``"fps"``, once more for descriptors of the candidates).
+        configs: The pre-training pool (a list or a lazy source; read one structure at a
+            time, once for element sets and, for ``"fps"``, once more for descriptors of the
+            candidates).
         n: How many to select.
         method: ``"random"`` (uniform without replacement) or ``"fps"`` (farthest-point
             sampling on descriptors: the most diverse set).
@@ -138,6 +139,7 @@ def select_replay_indices(
     total = len(configs)
     if total == 0:
         raise EmptyDatasetError("the replay pool is empty")
+    sets = None
     if filter == "none":
         candidates = np.arange(total)
     else:
@@ -158,7 +160,16 @@ def select_replay_indices(
     if method == "random":
         return np.sort(rng.choice(candidates, size=n, replace=False)).astype(np.int64)
     if descriptors is None:
-        X = structure_descriptors([configs[k] for k in candidates], cutoff=cutoff)
+        # One structure at a time (a lazy pool is never held in memory): the element list
+        # that spans the descriptors first, then the rows.
+        if sets is None:
+            sets = [frozenset(np.unique(configs[k].atomic_numbers).tolist()) for k in candidates]
+            spanned = set().union(*sets)
+        else:
+            spanned = set().union(*(sets[k] for k in candidates))
+        X = structure_descriptors(
+            (configs[int(k)] for k in candidates), cutoff=cutoff, elements=sorted(spanned)
+        )
     elif callable(descriptors):
         X = np.asarray(descriptors([configs[k] for k in candidates]), dtype=np.float64)
     else:
@@ -176,13 +187,10 @@ def _pool(source, keys: KeySpec | None) -> Sequence[Configuration]:
         isinstance(source, (list, tuple)) and source and isinstance(source[0], (str, os.PathLike))
     ):
         paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-        if len(paths) == 1 and str(paths[0]).endswith(".lmdb"):
-            from ._lmdb_reader import LMDBReader
+        from ._sources import open_sources
 
-            return LMDBReader(paths[0])
-        from ._read import read_configurations
-
-        return read_configurations(paths, keys=keys)
+        # Lazy, random-access sources: only the selected structures are kept.
+        return open_sources(paths, keys=keys)
     items = list(source) if not isinstance(source, Sequence) else source
     if items and not isinstance(items[0], Configuration):
         from ._convert import configurations_from_atoms
@@ -209,8 +217,9 @@ def select_replay(
     """Select a replay buffer of exactly ``n`` structures from a pre-training source.
 
     The count, filter and method are honoured for every kind of source: a file or list of
-    files (extxyz, ASE db, mmh LMDB), a list of [`Configuration`][mmh_data.Configuration], a list of
-    ``ase.Atoms`` or a lazy store.
+    files (extxyz, ASE db, ASE-LMDB, mmh LMDB; opened as lazy sources, so a pool larger than
+    memory can be sampled), a list of [`Configuration`][mmh_data.Configuration], a list of
+    ``ase.Atoms`` or a lazy source.
 
     Args:
         source: The pre-training pool.

@@ -37,7 +37,7 @@ from ._config import (
 )
 from ._distributed import DistributedContext, init_distributed
 from ._ema import ExponentialMovingAverage
-from ._evaluate import evaluate_heads
+from ._evaluate import EvaluationGraphs, evaluate_heads
 from ._groups import (
     freeze_groups,
     group_lr_factors,
@@ -95,6 +95,7 @@ __all__ = [
     "ConfigError",
     "DistributedContext",
     "ErrorAccumulator",
+    "EvaluationGraphs",
     "ExponentialMovingAverage",
     "FinetuneConfig",
     "HeadDataConfig",

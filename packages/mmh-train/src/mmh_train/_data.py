@@ -33,6 +33,7 @@ __all__ = [
     "HeadSplits",
     "TrainSources",
     "check_elements",
+    "check_eval_elements",
     "check_files",
     "load_head",
     "load_replay_pool",
@@ -78,25 +79,37 @@ class HeadSplits:
         train_elements: Elements of the training files (lazily read heads), so that
             `elements` need not read them.
 
-    A head read in streaming mode has a lazy [`ConfigurationSource`][mmh_data.ConfigurationSource]
-    as ``train``: structures are read when a step needs them.
+        eval_elements: Elements of the validation and test files (lazily read heads).
+
+    A head read in streaming mode has lazy [`ConfigurationSource`][mmh_data.ConfigurationSource]
+    objects as ``train``, ``valid`` and ``test``: structures are read when a step or an
+    evaluation needs them.
     """
 
     name: str
     train: Sequence[Configuration] = field(default_factory=list)
-    valid: list[Configuration] = field(default_factory=list)
-    test: list[Configuration] = field(default_factory=list)
+    valid: Sequence[Configuration] = field(default_factory=list)
+    test: Sequence[Configuration] = field(default_factory=list)
     isolated_e0s: dict[int, float] = field(default_factory=dict)
     sources: TrainSources | None = None
     file_statistics: tuple[StatisticsAccumulator, dict[str, str]] | None = None
     train_elements: set[int] | None = None
+    eval_elements: set[int] | None = None
 
     def elements(self) -> set[int]:
-        """Atomic numbers present in any split."""
+        """Atomic numbers present in any split (from the files' statistics where they are
+        read lazily)."""
         train = self.train_elements
         if train is None:
-            train = {int(z) for c in self.train for z in c.atomic_numbers}
-        return set(train) | {int(z) for c in (*self.valid, *self.test) for z in c.atomic_numbers}
+            train = _elements(self.train)
+        evaluated = self.eval_elements
+        if evaluated is None:
+            evaluated = _elements(self.valid) | _elements(self.test)
+        return set(train) | set(evaluated)
+
+
+def _elements(configs: Sequence[Configuration]) -> set[int]:
+    return {int(z) for c in configs for z in np.unique(c.atomic_numbers)}
 
 
 def _keys(keys: KeySpec | dict[str, str], where: str) -> KeySpec:
@@ -144,6 +157,20 @@ def check_elements(configs: Sequence[Configuration], table: Sequence[int], where
         raise ConfigError(
             f"{where}: elements {found} are not in the pre-trained model's element table "
             f"{sorted(allowed)}"
+        )
+
+
+def check_eval_elements(splits: HeadSplits, table: Sequence[int], where: str) -> None:
+    """`check_elements` for the validation and test structures of ``splits``: from the
+    files' statistics where they are read lazily, structure by structure otherwise."""
+    if splits.eval_elements is None:
+        check_elements([*splits.valid, *splits.test], table, where)
+        return
+    extra = sorted(splits.eval_elements - {int(z) for z in table})
+    if extra:
+        raise ConfigError(
+            f"{where}: elements {extra} of the validation or test files are not in the "
+            f"pre-trained model's element table {sorted(int(z) for z in table)}"
         )
 
 
@@ -217,7 +244,7 @@ def load_head(
     if stream and cfg.train:
         if cutoff is None:
             raise ValueError("reading a head lazily needs the cutoff of its statistics")
-        out = _load_streamed(where, cfg, name, cutoff, write)
+        out = _load_streamed(where, cfg, name, cutoff, write, cfg.config_type_weights)
     else:
         out = _load_splits(where, cfg, name, cfg.config_type_weights)
     if cfg.dataset is not None:
@@ -236,7 +263,7 @@ def load_head(
         out.sources = out.file_statistics = None
         order = rng.permutation(len(out.train))
         n_valid = max(1, round(cfg.valid_fraction * len(out.train)))
-        out.valid = list(_subset(out.train, np.sort(order[:n_valid])))
+        out.valid = _subset(out.train, np.sort(order[:n_valid]))
         out.train = _subset(out.train, np.sort(order[n_valid:]))
     if cfg.max_train is not None and len(out.train) > cfg.max_train:
         out.sources = out.file_statistics = None
@@ -251,28 +278,32 @@ def _subset(train: Sequence[Configuration], indices: np.ndarray) -> Sequence[Con
     return SubsetSource(train, indices)
 
 
-def _load_streamed(where: str, cfg: HeadDataConfig, name: str, cutoff: float, write: bool):
-    """A head whose training files are read lazily; valid/test files into memory."""
-    keys = _keys(cfg.keys, where)
-    for split in ("train", "valid", "test"):
-        check_files(getattr(cfg, split), f"{where}.{split}")
-    if cfg.dataset is not None:
-        _check_dataset(cfg.dataset, where)
-    weights = cfg.config_type_weights or None
-    out = HeadSplits(name)
-    acc = StatisticsAccumulator(name, cutoff)
+def _open_lazily(
+    files: Sequence[str],
+    keys: KeySpec,
+    head: str,
+    weights,
+    *,
+    cutoff: float,
+    key_map: dict,
+    write: bool,
+    drop_isolated: bool,
+) -> tuple[Sequence[Configuration], StatisticsAccumulator, dict[str, str]]:
+    """Files as one lazy source, with their statistics (computed in one pass or taken
+    from their cache); ``drop_isolated`` leaves the isolated atoms out of the source."""
+    acc = StatisticsAccumulator(head, cutoff)
     status: dict[str, str] = {}
     parts = []
-    for f in cfg.train:
-        source = open_source(f, keys=keys, head=name, heads=[name], config_type_weights=weights)
+    for f in files:
+        source = open_source(f, keys=keys, head=head, heads=[head], config_type_weights=weights)
 
         def read(f=f):
             return iter_configurations(
-                f, keys=keys, head=name, heads=[name], config_type_weights=weights
+                f, keys=keys, head=head, heads=[head], config_type_weights=weights
             )
 
         part, status[f] = cached_statistics(
-            f, read, head=name, cutoff=cutoff, keys=cfg.keys.to_dict(), write=write
+            f, read, head=head, cutoff=cutoff, keys=key_map, write=write
         )
         if part.num_configs != len(source):
             raise DataError(
@@ -280,43 +311,91 @@ def _load_streamed(where: str, cfg: HeadDataConfig, name: str, cutoff: float, wr
                 f"has {len(source)}; delete its statistics cache",
                 file=f,
             )
-        if part.isolated_positions:
+        if drop_isolated and part.isolated_positions:
             keep = np.ones(len(source), dtype=bool)
             keep[part.isolated_positions] = False
             source = SubsetSource(source, np.flatnonzero(keep))
         parts.append(source)
         acc.merge(part)
-    out.train = parts[0] if len(parts) == 1 else ConcatSource(parts)
+    joined = parts[0] if len(parts) == 1 else ConcatSource(parts)
+    return joined, acc, status
+
+
+def _load_streamed(
+    where: str,
+    cfg,
+    name: str,
+    cutoff: float,
+    write: bool,
+    weights=None,
+    *,
+    drop_isolated_eval: bool = False,
+) -> HeadSplits:
+    """A head whose training, validation and test files are all read lazily (bundled
+    splits, which are small, into memory). Isolated atoms are left out of the training
+    source, and of the validation and test sources with ``drop_isolated_eval``."""
+    keys = _keys(cfg.keys, where)
+    for split in ("train", "valid", "test"):
+        check_files(getattr(cfg, split), f"{where}.{split}")
+    if cfg.dataset is not None:
+        _check_dataset(cfg.dataset, where)
+    weights = weights or None
+    options = dict(cutoff=cutoff, key_map=cfg.keys.to_dict(), write=write)
+    out = HeadSplits(name)
+    out.train, acc, status = _open_lazily(
+        cfg.train, keys, name, weights, drop_isolated=True, **options
+    )
     out.isolated_e0s = acc.isolated_e0s
     out.train_elements = set(acc.structure_elements)
     out.file_statistics = (acc, status)
     out.sources = TrainSources(
-        tuple(cfg.train), len(out.train), cfg.keys.to_dict(), dict(cfg.config_type_weights)
+        tuple(cfg.train), len(out.train), cfg.keys.to_dict(), dict(weights or {})
     )
+    out.eval_elements = set()
     for split in ("valid", "test"):
         files = getattr(cfg, split)
         if files:
-            configs = _read(files, keys, name, weights)
+            configs, part, _ = _open_lazily(
+                files, keys, name, weights, drop_isolated=drop_isolated_eval, **options
+            )
+            out.eval_elements |= set(part.elements)
         elif cfg.dataset is not None:
             configs = _bundled_split(cfg.dataset, split, name)
+            if drop_isolated_eval:
+                configs = [c for c in configs if not is_isolated_atom(c)]
+            out.eval_elements |= _elements(configs)
         else:
             configs = []
         setattr(out, split, configs)
     return out
 
 
-def load_replay_pool(cfg: ReplayConfig, head: str) -> HeadSplits:
-    """The pre-training pool (``train``) and the base head's valid/test structures."""
+def load_replay_pool(
+    cfg: ReplayConfig,
+    head: str,
+    *,
+    stream: bool = False,
+    cutoff: float | None = None,
+    write: bool = True,
+) -> HeadSplits:
+    """The pre-training pool (``train``) and the base head's valid/test structures,
+    isolated atoms left out. With ``stream`` the files are opened as lazy sources, so that
+    a pool larger than memory can be sampled (only the selected structures are read)."""
     where = "finetune.replay"
     if cfg.dataset is None and not cfg.train:
         raise ConfigError(f"{where}: give the pre-training data as 'dataset' or 'train' files")
     with warnings.catch_warnings():
         if cfg.labels == "pseudo":  # the base head labels the structures
             warnings.simplefilter("ignore", MissingLabelWarning)
-        out = _load_splits(where, cfg, head, None)
-    for split in ("train", "valid", "test"):
-        setattr(out, split, [c for c in getattr(out, split) if not is_isolated_atom(c)])
-    if not out.train:
+        if stream and cfg.train:
+            if cutoff is None:
+                raise ValueError("reading the replay pool lazily needs the statistics' cutoff")
+            out = _load_streamed(where, cfg, head, cutoff, write, drop_isolated_eval=True)
+        else:
+            out = _load_splits(where, cfg, head, None)
+            for split in ("train", "valid", "test"):
+                setattr(out, split, [c for c in getattr(out, split) if not is_isolated_atom(c)])
+    if not len(out.train):
         raise DataError(f"{where}: the replay pool is empty")
     return out
 

@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import torch
-from mmh_data import AtomicGraph, ErrorAccumulator, collate
+from mmh_data import LABEL_NAMES, AtomicGraph, ErrorAccumulator, collate
 from mmh_heads import MultiHeadMACE
 
 from ._distributed import DistributedContext, all_reduce_sum
 from ._loss import LossWeights, weighted_loss_terms
 from ._steps import split_by_size
 
-__all__ = ["evaluate_heads", "model_output"]
+__all__ = ["EvaluationGraphs", "evaluate_heads", "model_output"]
 
-_PROPS = ("energy", "forces", "stress")
+_PROPS = LABEL_NAMES
+
+
+class EvaluationGraphs(Sequence):
+    """The graphs of a lazy source of structures, built when they are read, with a model's
+    head index: an evaluation set that is never held in memory.
+
+    Args:
+        configs: The structures (a lazy [`ConfigurationSource`][mmh_data.ConfigurationSource]).
+        build: Builds one graph (a [`GraphBuilder`][mmh_data.GraphBuilder] or a cache).
+        head_indices: The model's ``head_indices`` (head names to indices).
+    """
+
+    def __init__(self, configs: Sequence, build, head_indices) -> None:
+        self.configs, self.build, self.head_indices = configs, build, head_indices
+        self._index: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.configs)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        graph = self.build(self.configs[k])
+        index = self._index.get(graph.head_name)
+        if index is None:
+            index = self._index[graph.head_name] = int(self.head_indices([graph.head_name])[0])
+        return dataclasses.replace(graph, head=torch.tensor(index, dtype=torch.long))
 
 
 def model_output(model: torch.nn.Module, batch, *, training: bool) -> dict[str, torch.Tensor]:
@@ -42,7 +70,8 @@ def evaluate_heads(
 
     Args:
         model: The model (not wrapped).
-        graphs: Graphs per head name (their ``head`` index must point at that head).
+        graphs: Graphs per head name (their ``head`` index must point at that head): lists,
+            or [`EvaluationGraphs`][mmh_train.EvaluationGraphs] of a lazy source.
         loss_weights: Weights of the loss.
         head_weights: ``[H]`` head weights of the loss.
         batch_size: Structures per forward pass.
@@ -61,20 +90,21 @@ def evaluate_heads(
     for head, items in graphs.items():
         if len(items) == 0:
             continue
-        local = list(items)[ctx.rank :: ctx.world_size]
+        # This process's structures, read (and, for a lazy set, built) one pass at a time.
+        local = range(ctx.rank, len(items), ctx.world_size)
         acc = ErrorAccumulator()
         sums = torch.zeros(len(_PROPS), dtype=torch.float64)
         counts = torch.zeros(len(_PROPS), dtype=torch.float64)
-        groups = [
+        groups = (
             group
             for start in range(0, len(local), batch_size)
             for group in split_by_size(
-                local[start : start + batch_size],
+                [items[k] for k in local[start : start + batch_size]],
                 max_atoms=max_atoms,
                 max_edges=max_edges,
                 oversize="alone",
             )[0]
-        ]
+        )
         for group in groups:
             batch = collate(group, dtype=dtype).to(device)
             output = model_output(model, batch, training=False)
@@ -89,9 +119,11 @@ def evaluate_heads(
         acc.sums = reduced[: acc.sums.numel()].reshape(acc.sums.shape)
         sums = reduced[acc.sums.numel() : acc.sums.numel() + len(_PROPS)]
         counts = reduced[acc.sums.numel() + len(_PROPS) :]
-        lam = (loss_weights.energy, loss_weights.forces, loss_weights.stress)
+        lam = [getattr(loss_weights, p) for p in _PROPS]
         loss = sum(
-            lam[k] * float(sums[k]) / float(counts[k]) for k in range(3) if float(counts[k]) > 0
+            lam[k] * float(sums[k]) / float(counts[k])
+            for k in range(len(_PROPS))
+            if float(counts[k]) > 0
         )
         out[head] = {"loss": loss, "count": len(items), **acc.metrics()}
     return out

@@ -20,8 +20,15 @@ from mmh_data import (
 from mmh_heads import ModelConfig, MultiHeadMACE, estimate_e0s, load_model, read_model_header
 
 from ._bridging import BridgingData, load_bridging
-from ._config import HeadDataConfig, TrainConfig
-from ._data import HeadSplits, check_elements, load_head, load_replay_pool, train_statistics
+from ._config import HeadDataConfig, ReplayConfig, TrainConfig
+from ._data import (
+    HeadSplits,
+    check_elements,
+    check_eval_elements,
+    load_head,
+    load_replay_pool,
+    train_statistics,
+)
 from ._distributed import init_distributed
 from ._groups import freeze_groups, group_lr_factors
 from ._input_model import base_head, input_model, input_model_summary, kept_heads
@@ -111,7 +118,7 @@ def _no_train_error(name: str) -> ConfigError:
 STREAMED_SUFFIXES = (".lmdb", ".aselmdb")
 
 
-def _streams(config: TrainConfig, cfg: HeadDataConfig) -> bool:
+def _streams(config: TrainConfig, cfg: HeadDataConfig | ReplayConfig) -> bool:
     mode = config.training.streaming
     if mode == "auto":
         return bool(cfg.train) and all(
@@ -396,7 +403,13 @@ def _base_head_splits(
     ft = config.finetune
     base_splits = HeadSplits(base)
     if ft.replay is not None:
-        pool = load_replay_pool(ft.replay, base)
+        pool = load_replay_pool(
+            ft.replay,
+            base,
+            stream=_streams(config, ft.replay),
+            cutoff=config.model.r_max,
+            write=distributed_rank()[0] == 0,
+        )
         base_splits.valid, base_splits.test = pool.valid, pool.test
         if ft.mode == "replay":
             new_elements = sorted(set().union(*(s.elements() for s in splits.values())))
@@ -411,11 +424,11 @@ def _base_head_splits(
                 head=base,
                 weight=ft.replay.weight,
             )
-            used = [*replay, *base_splits.valid, *base_splits.test]
-            check_elements(used, model.elements, "finetune.replay")
+            check_elements(replay, model.elements, "finetune.replay")
+            check_eval_elements(pool, model.elements, "finetune.replay")
             if ft.replay.labels == "pseudo":
                 replay, base_splits.valid = _pseudo_labels(
-                    config, model, base, replay, base_splits.valid, summary
+                    config, model, base, replay, list(base_splits.valid), summary
                 )
             base_splits.train = replay + base_bridging
             streams.append(
@@ -428,8 +441,7 @@ def _base_head_splits(
             )
             summary.update(replay_size=len(replay), replay_pool=len(pool.train))
         else:
-            used = [*base_splits.valid, *base_splits.test]
-            check_elements(used, model.elements, "finetune.replay")
+            check_eval_elements(pool, model.elements, "finetune.replay")
     if base_bridging and ft.mode != "replay":
         base_splits.train = base_bridging
         streams.append((Source(f"{base} (bridging)", len(base_bridging), None), base_bridging))

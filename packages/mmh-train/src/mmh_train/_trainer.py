@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mmh_data import AtomicGraph, Configuration, DataError, GraphBuilder, format_metrics
+from mmh_data import (
+    LABEL_NAMES,
+    AtomicGraph,
+    Configuration,
+    DataError,
+    GraphBuilder,
+    format_metrics,
+)
 from mmh_heads import MultiHeadMACE, save_model
 from mmh_layers import keep_freed_cpu_memory
 from torch.nn.parallel import DistributedDataParallel
@@ -24,7 +31,7 @@ from ._checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save
 from ._config import TrainConfig
 from ._distributed import DistributedContext, all_reduce_sum
 from ._ema import ExponentialMovingAverage
-from ._evaluate import evaluate_heads, model_output
+from ._evaluate import EvaluationGraphs, evaluate_heads, model_output
 from ._groups import group_lr_factors
 from ._log import RunLog, plot_learning_curves
 from ._loss import weighted_loss_terms
@@ -278,9 +285,12 @@ class Trainer:
                         frame=c.source_index,
                     )
 
-    def _head_graphs(self, configs) -> list[AtomicGraph]:
-        """Graphs of structures to evaluate, with this model's head index (from the cache
-        when there is one)."""
+    def _head_graphs(self, configs) -> Sequence[AtomicGraph]:
+        """Graphs of structures to evaluate, with this model's head index: built once now
+        (from the cache when there is one) for structures held in memory, built when an
+        evaluation reads them for a lazy source (memory stays flat)."""
+        if not isinstance(configs, list):
+            return EvaluationGraphs(configs, self._graphs, self.model.head_indices)
         graphs = [self._graphs(c) for c in configs]
         if not graphs:
             return []
@@ -414,7 +424,7 @@ class Trainer:
                 f"step {step}: every structure of process {self.ctx.rank} exceeds the batch "
                 "bounds (training.max_atoms / max_edges)"
             )
-        names = [p for p in ("energy", "forces", "stress") if getattr(self.loss_weights, p)]
+        names = [p for p in LABEL_NAMES if getattr(self.loss_weights, p)]
         local_counts = torch.stack(
             [sum(self._label_count(b, p) for b in batches) for p in names]
         ).to(self.model.dtype)
@@ -487,13 +497,14 @@ class Trainer:
 
     def evaluate_splits(self, model: MultiHeadMACE) -> dict[str, dict[str, dict[str, float]]]:
         """Per-head metrics on the train, valid and test structures (training sets that
-        are streamed from their files are left out)."""
+        are streamed from their files are left out; streamed validation and test sets are
+        read once more)."""
         out = {}
         for split in ("train", "valid", "test"):
             graphs = {
                 h: self._head_graphs(getattr(s, split))
                 for h, s in self.setup.splits.items()
-                if isinstance(getattr(s, split), list) and getattr(s, split)
+                if len(getattr(s, split)) and (split != "train" or isinstance(s.train, list))
             }
             out[split] = evaluate_heads(
                 model,

@@ -37,19 +37,54 @@ def test_load_is_fast_and_labelled(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_splits_are_disjoint_by_family(name):
+def test_splits_follow_the_split_rule(name):
+    """valid/test are held-out frames of training families, ood whole unseen families, and
+    every element of every split occurs in train."""
     _present(name)
     meta = datasets.metadata(name)
-    seen: dict[str, str] = {}
-    for split in meta["splits"]:
-        fams = {a.info["family"] for a in datasets.load_atoms(name, split)}
-        assert fams == set(meta["splits"][split]["families"])
-        for fam in fams:
-            assert seen.setdefault(fam, split) == split, f"{fam} in two splits"
+    frames = {split: datasets.load_atoms(name, split) for split in meta["splits"]}
+    fams = {split: {a.info["family"] for a in f} for split, f in frames.items()}
+    for split in frames:
+        assert fams[split] == set(meta["splits"][split]["families"])
     if name == "mol-base":
         assert set(meta["splits"]) == {"test"}
-    else:
-        assert set(meta["splits"]) == {"train", "valid", "test"}
+        return
+    assert set(meta["splits"]) == {"train", "valid", "test", "ood"}
+    assert fams["valid"] <= fams["train"] and fams["test"] <= fams["train"]
+    assert not fams["ood"] & fams["train"]
+    assert len(fams["ood"]) >= {"bulk": 6, "surf": 8}.get(name, 1)
+    train_elements = {int(z) for a in frames["train"] for z in a.numbers}
+    for split, f in frames.items():
+        extra = {int(z) for a in f for z in a.numbers} - train_elements
+        assert not extra, f"{name}/{split} has elements {extra} absent from train"
+    # about 10 % of the frames of a training family in each holdout
+    n_train = len(frames["train"]) + len(frames["valid"]) + len(frames["test"])
+    assert 0.07 < len(frames["test"]) / n_train < 0.13
+    # no geometry is in two splits (a relaxation may evaluate one geometry twice)
+    where: dict[tuple, set[str]] = {}
+    for split in frames:
+        for a in frames[split]:
+            where.setdefault((a.info["family"], a.positions.tobytes()), set()).add(split)
+    assert all(len(s) == 1 for s in where.values())
+
+
+def test_resplitting_reproduces_the_shipped_splits(tmp_path):
+    """The split files are what the split rule gives for the recorded seed."""
+    import shutil
+
+    from mmh_data.datasets import _store
+    from mmh_data.datasets._generate import resplit
+
+    _present("bulk")
+    src = datasets.path("bulk", "train").parent
+    shutil.copytree(src, tmp_path / "bulk")
+    seed = datasets.metadata("bulk")["split_rule"]["seed"]
+    resplit("bulk", seed, tmp_path)
+    for split in datasets.metadata("bulk")["splits"]:
+        a, b = _store.load(src / f"{split}.npz"), _store.load(tmp_path / "bulk" / f"{split}.npz")
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{split}/{key}")
 
 
 def test_mol_base_molecules_are_not_in_mol():
@@ -57,7 +92,7 @@ def test_mol_base_molecules_are_not_in_mol():
     _present("mol-base")
     formulas = {
         a.get_chemical_formula()
-        for split in ("train", "valid", "test")
+        for split in datasets.metadata("mol")["splits"]
         for a in datasets.load_atoms("mol", split)
         if a.info["config_type"] != "dimer"
     }

@@ -40,11 +40,12 @@ def test_listed_apart_from_the_single_level_datasets(frames):
 def test_structures_come_from_training_splits_only(frames):
     assert 250 <= len(frames) <= 400
     sources = {s: datasets.load_atoms(s, "train") for s in SOURCES}
+    unseen = {s: set(datasets.metadata(s)["splits"]["ood"]["families"]) for s in SOURCES}
     held_out = {
         s: {
-            f
+            a.positions.tobytes()
             for split in ("valid", "test")
-            for f in datasets.metadata(s)["splits"][split]["families"]
+            for a in datasets.load_atoms(s, split)
         }
         for s in SOURCES
     }
@@ -58,7 +59,8 @@ def test_structures_come_from_training_splits_only(frames):
         np.testing.assert_array_equal(atoms.cell.array, original.cell.array)
         family = atoms.info["family"]
         assert family == f"{source}:{original.info['family']}"
-        assert original.info["family"] not in held_out[source]
+        assert original.info["family"] not in unseen[source]
+        assert atoms.positions.tobytes() not in held_out[source]
         assert atoms.info["config_type"] == original.info["config_type"]
         seen.add((source, index))
     assert len(seen) == len(frames)  # no structure twice

@@ -57,12 +57,27 @@ def test_mol_structures_are_deterministic():
             assert len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
 
 
-def test_splits_are_deterministic_and_cover_families():
-    fams = [f"f{i}" for i in range(40)]
-    s1 = _generate.split_families("bulk", fams, 0)
-    assert s1 == _generate.split_families("bulk", fams, 0)
-    assert sorted(s1.values()).count("test") == 4
-    assert set(_generate.split_families("mol-base", fams, 0).values()) == {"test"}
+def test_splits_are_deterministic_and_keep_elements_in_training():
+    from mmh_data.datasets._splits import assign_splits, family_index
+
+    rng = np.random.default_rng(0)
+    fams = np.repeat([f"f{i}" for i in range(30)], 20)
+    numbers = [rng.choice([1, 6, 8, 9, 14], size=4) for _ in fams]
+    numbers[0] = np.array([92, 92])  # uranium only in family f0: f0 can never be ood
+    index = family_index(fams)
+    s1 = assign_splits("bulk", fams, index, numbers, 0)
+    assert np.array_equal(s1, assign_splits("bulk", fams, index, numbers, 0))
+    assert not np.array_equal(s1, assign_splits("bulk", fams, index, numbers, 1))
+    assert len(set(fams[s1 == "ood"])) == 6
+    assert "f0" not in set(fams[s1 == "ood"])
+    for fam in set(fams[s1 != "ood"]):
+        counts = {s: int(np.sum((fams == fam) & (s1 == s))) for s in ("train", "valid", "test")}
+        assert counts == {"train": 16, "valid": 2, "test": 2}, fam
+    # the assignment follows a frame's position in its family, not its place in the file
+    order = rng.permutation(len(fams))
+    shuffled = assign_splits("bulk", fams[order], index[order], [numbers[k] for k in order], 0)
+    assert np.array_equal(shuffled, s1[order])
+    assert set(assign_splits("mol-base", fams, index, numbers, 0)) == {"test"}
 
 
 _RUN_TWICE = """

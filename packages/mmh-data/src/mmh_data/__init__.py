@@ -63,6 +63,7 @@ from ._replay import (
     select_replay,
     select_replay_indices,
 )
+from ._skill import baseline_metrics, centred_energy_mae, linear_energies, skill_scores
 from ._sources import (
     ConcatSource,
     ConfigurationSource,
@@ -126,10 +127,12 @@ __all__ = [
     "UnknownHeadError",
     "__version__",
     "average_e0s",
+    "baseline_metrics",
     "bridging_configurations",
     "bridging_heads",
     "build_graph",
     "cached_statistics",
+    "centred_energy_mae",
     "check_configuration",
     "collate",
     "compute_statistics",
@@ -145,6 +148,7 @@ __all__ = [
     "isolated_atom_energies",
     "iter_configurations",
     "label_field",
+    "linear_energies",
     "matrix_to_voigt",
     "neighbour_list",
     "open_source",
@@ -153,6 +157,7 @@ __all__ = [
     "read_configurations",
     "select_replay",
     "select_replay_indices",
+    "skill_scores",
     "solve_e0s",
     "statistics_key",
     "structure_descriptors",

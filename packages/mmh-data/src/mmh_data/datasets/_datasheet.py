@@ -96,10 +96,29 @@ def render(name: str) -> str:
     for split, s in splits.items():
         types = ", ".join(f"{k} {v}" for k, v in s["config_types"].items())
         lines.append(f"| {split} | {s['frames']} | {s['atoms']} | {len(s['families'])} | {types} |")
-    lines += ["", "Test families: " + ", ".join(f"`{f}`" for f in splits["test"]["families"]), ""]
-    if "valid" in splits:
+    rule = meta.get("split_rule")
+    if rule is not None and "ood" in splits:
         lines += [
-            "Validation families: " + ", ".join(f"`{f}`" for f in splits["valid"]["families"]),
+            "",
+            "## Splits",
+            "",
+            f"- `valid` and `test` are **in distribution**: {rule['holdout_per_family']:.0%} "
+            "each of the frames of every training family (frames of one geometry kept "
+            "together), drawn with the seed. Model selection uses `valid`.",
+            f"- `ood` is **out of distribution**: {len(splits['ood']['families'])} whole "
+            "structure families that training never sees, drawn with the seed among those "
+            "whose elements all stay in `train`: "
+            + ", ".join(f"`{f}`" for f in splits["ood"]["families"])
+            + ".",
+            f"- Every element of every split occurs in `train` (see the table below). "
+            f"Command: `{rule['command']}` (seed {rule['seed']}; the same files as "
+            "generating the dataset with that seed).",
+            "",
+        ]
+    elif "test" in splits:
+        lines += [
+            "",
+            "Test families: " + ", ".join(f"`{f}`" for f in splits["test"]["families"]),
             "",
         ]
     elements = sorted(
@@ -141,6 +160,21 @@ def render(name: str) -> str:
             "not only different atomic references. Command: `mmh-data datasets levels`.",
             "",
             "![GFN2 − GFN1 residuals](img/mol-levels.png)",
+            "",
+        ]
+    for level, info in meta.get("extra_levels", {}).items():
+        keys = info["keys"]
+        lines += [
+            f"## A second level: {info['method']} on the same geometries",
+            "",
+            f"Every frame is also labelled at **{info['method']}** (energy and forces, fresh "
+            f"SCF, the settings above): {info['frames']} frames, {info['scf_failures']} SCF "
+            f"failures (those frames carry no {level.upper()} label). The labels are in "
+            f'`info["{keys["energy"]}"]` and `arrays["{keys["forces"]}"]`; a head trains '
+            f"on them with `keys: {{energy: {keys['energy']}, forces: {keys['forces']}}}` "
+            "(the same-level, one-head control of the cross-learning experiments). "
+            f"Command: `{info['command']}` ({info['wall_s'] / 60:.1f} min on "
+            f"{info['command'].split('--workers ')[-1]} workers).",
             "",
         ]
     loads = _time_loads(name)
@@ -191,15 +225,19 @@ def render_index() -> str:
         "level, a molecular set at another level, and a cross-domain test of the base head. "
         "A domain-bridging set holds structures of their training splits at both levels.",
         "",
-        "| dataset | role | method | train | valid | test | elements | stress |",
-        "|---|---|---|---|---|---|---|---|",
+        "`valid` and `test` are held-out frames of the training families (in distribution); "
+        "`ood` holds whole families that training never sees, with every element present in "
+        "training. Each datasheet lists them.",
+        "",
+        "| dataset | role | method | train | valid | test | ood | elements | stress |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in names():
         meta = metadata(name)
         s = meta["splits"]
         els = sorted({e for v in s.values() for e in v["element_counts"]})
         sizes = " | ".join(
-            str(s[k]["frames"]) if k in s else "–" for k in ("train", "valid", "test")
+            str(s[k]["frames"]) if k in s else "–" for k in ("train", "valid", "test", "ood")
         )
         lines.append(
             f"| [`{name}`]({name}.md) | {ROLES[name]} | {meta['provenance']['method']} | {sizes} "

@@ -15,11 +15,11 @@ import numpy as np
 
 from . import _store
 from ._label import TBLITE_SETTINGS, limit_threads
+from ._splits import HOLDOUT, SPLITS, assign_splits, family_index, split_order
 
 NAMES = ("bulk", "surf", "mol", "mol-base", "bridge")
 METHODS = {"bulk": "GFN1-xTB", "surf": "GFN1-xTB", "mol": "GFN2-xTB", "mol-base": "GFN1-xTB"}
 STRESS = {"bulk": True, "surf": False, "mol": False, "mol-base": False}
-SPLITS = ("train", "valid", "test")
 DATA_DIR = Path(__file__).parent / "data"
 
 #: Unpaired electrons of the free atoms (ground-state term), used for isolated-atom energies.
@@ -215,22 +215,6 @@ def isolated_atom_energies(numbers, method: str) -> tuple[dict[int, float], dict
     return energies, mults
 
 
-def split_families(name: str, families: list[str], seed: int) -> dict[str, str]:
-    """Assign each structure family to a split (10 % valid, 10 % test; ``mol-base``: test)."""
-    fams = sorted(set(families))
-    if name == "mol-base":
-        return {f: "test" for f in fams}
-    rng = np.random.default_rng(
-        np.random.SeedSequence([seed, zlib.crc32(f"{name}/split".encode())])
-    )
-    order = rng.permutation(len(fams))
-    n_hold = max(1, round(0.1 * len(fams)))
-    out = {}
-    for rank, i in enumerate(order):
-        out[fams[i]] = "test" if rank < n_hold else "valid" if rank < 2 * n_hold else "train"
-    return out
-
-
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -245,8 +229,6 @@ def _versions() -> dict[str, str]:
 
 def assemble(name, work: Path, seed: int, out: Path, all_tasks, runs) -> dict:
     """Join chunk files into split files and write the metadata JSON."""
-    from ase.data import chemical_symbols
-
     parts, summaries = [], []
     for task in all_tasks:
         chunk = _store.load(_chunk_path(work, task))
@@ -254,8 +236,6 @@ def assemble(name, work: Path, seed: int, out: Path, all_tasks, runs) -> dict:
         if chunk:
             parts.append(chunk)
     arrays = _store.concatenate(parts)
-    families = [str(f) for f in arrays["family"]]
-    assignment = split_families(name, families, seed)
     method = METHODS[name]
     e0, mult = isolated_atom_energies(arrays["numbers"], method)
     meta = {
@@ -266,10 +246,43 @@ def assemble(name, work: Path, seed: int, out: Path, all_tasks, runs) -> dict:
         "isolated_atom_energies": {str(z): e for z, e in e0.items()},
         "isolated_atom_multiplicity": {str(z): m for z, m in mult.items()},
         "has_stress": STRESS[name],
-        "splits": {},
     }
+    return write_splits(name, arrays, seed, out, meta)
+
+
+def write_splits(name: str, arrays: dict, seed: int, out: Path, meta: dict) -> dict:
+    """Split the frames of a dataset (see `_splits`), write one file per split and the
+    metadata JSON (``meta`` with the splits' summaries added; an ``analysis`` entry of
+    the existing metadata is kept)."""
+    from ase.data import chemical_symbols
+
+    offsets = arrays["offsets"]
+    numbers = [arrays["numbers"][offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+    if "family_index" not in arrays:  # frames in the order of generation
+        arrays = dict(arrays, family_index=family_index(arrays["family"]))
+    geometry = [
+        numbers[i].tobytes()
+        + arrays["positions"][offsets[i] : offsets[i + 1]].tobytes()
+        + arrays["cell"][i].tobytes()
+        for i in range(len(numbers))
+    ]
+    assignment = assign_splits(
+        name, arrays["family"], arrays["family_index"], numbers, seed, geometry
+    )
+    meta = dict(meta)
+    meta["split_rule"] = {
+        "seed": seed,
+        "holdout_per_family": HOLDOUT,
+        "ood": "unseen families whose elements all occur in train",
+        "command": f"mmh-data datasets resplit {name} --seed {seed}",
+    }
+    meta["splits"] = {}
     for split in SPLITS:
-        index = np.array([i for i, f in enumerate(families) if assignment[f] == split], dtype=int)
+        (out / name / f"{split}.npz").unlink(missing_ok=True)
+    for split in SPLITS:
+        index = split_order(
+            arrays["family"], arrays["family_index"], np.flatnonzero(assignment == split)
+        )
         if len(index) == 0:
             continue
         part = _store.select(arrays, index)
@@ -294,3 +307,16 @@ def assemble(name, work: Path, seed: int, out: Path, all_tasks, runs) -> dict:
         f"{name}: wrote {sum(s['frames'] for s in meta['splits'].values())} frames to {out / name}"
     )
     return meta
+
+
+def resplit(name: str, seed: int = 0, data: Path | None = None) -> dict:
+    """Split a generated dataset again from its own split files (no labelling): the same
+    files as generating it with this seed."""
+    data = Path(data) if data is not None else DATA_DIR
+    meta_path = data / name / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    parts = [_store.load(data / name / f"{split}.npz") for split in meta["splits"]]
+    arrays = _store.concatenate(parts)
+    keep = {k: v for k, v in meta.items() if k not in ("splits", "split_rule", "analysis")}
+    keep["provenance"] = dict(keep["provenance"], seed=seed)
+    return write_splits(name, arrays, seed, data, keep)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-COLORS = {"train": "tab:blue", "valid": "tab:orange", "test": "tab:green"}
+COLORS = {"train": "tab:blue", "valid": "tab:orange", "test": "tab:green", "ood": "tab:red"}
 
 
 def _per_split(name: str):

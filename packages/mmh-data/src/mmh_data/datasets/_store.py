@@ -6,7 +6,8 @@ Arrays (``n`` frames, ``N`` atoms in total):
 - ``numbers`` (N, uint8), ``positions`` (N×3, float64, Å), ``forces`` (N×3, float64, eV/Å);
 - ``energy`` (n, float64, eV), ``cell`` (n×3×3, float64, Å), ``pbc`` (n×3, bool);
 - ``stress`` (n×6, float64, eV/Å³, Voigt xx yy zz yz xz xy, ASE sign), only where labelled;
-- ``family`` and ``config_type`` (n, unicode).
+- ``family`` and ``config_type`` (n, unicode); ``family_index`` (n, int64): the frame's
+  position within its family in the order of generation (see `_splits`).
 
 Domain-bridging sets (``bridge``) store one label set per level instead of ``energy``,
 ``forces`` and ``stress``: ``<level>_energy`` (n), ``<level>_forces`` (N×3) and
@@ -106,12 +107,14 @@ def load(path: Path) -> dict[str, np.ndarray]:
 
 
 def to_atoms(arrays: dict[str, np.ndarray]) -> list:
-    """Convert storage arrays to ``ase.Atoms`` with ``REF_*`` labels in ``info``/``arrays``."""
+    """Convert storage arrays to ``ase.Atoms`` with ``REF_*`` labels in ``info``/``arrays``
+    (and ``GFN1_energy``/``GFN1_forces`` where a second level is stored)."""
     from ase import Atoms
 
     offsets = arrays["offsets"]
     numbers, positions, forces = arrays["numbers"], arrays["positions"], arrays["forces"]
     stress = arrays.get("stress")
+    extra = [k[len("has_") :] for k in arrays if k.startswith("has_") and k != "has_stress"]
     out = []
     for i in range(len(arrays["energy"])):
         lo, hi = offsets[i], offsets[i + 1]
@@ -127,5 +130,9 @@ def to_atoms(arrays: dict[str, np.ndarray]) -> list:
         atoms.info["config_type"] = str(arrays["config_type"][i])
         atoms.info["family"] = str(arrays["family"][i])
         atoms.arrays["REF_forces"] = forces[lo:hi].copy()
+        for level in extra:  # a second level on the same geometries (see `_relabel`)
+            if arrays[f"has_{level}"][i]:
+                atoms.info[f"{level.upper()}_energy"] = float(arrays[f"{level}_energy"][i])
+                atoms.arrays[f"{level.upper()}_forces"] = arrays[f"{level}_forces"][lo:hi].copy()
         out.append(atoms)
     return out

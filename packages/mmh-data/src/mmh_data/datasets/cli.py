@@ -26,9 +26,24 @@ def register(subparsers) -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.set_defaults(func=_generate)
 
+    res = sub.add_parser(
+        "resplit", help="split a generated dataset again (no labelling), see its split rule"
+    )
+    res.add_argument("name", help="dataset name or 'all' (bulk, surf, mol, mol-base)")
+    res.add_argument("--seed", type=int, default=0)
+    res.add_argument("--data", type=Path, default=None, help="data dir (default: the package)")
+    res.set_defaults(func=_resplit)
+
+    rel = sub.add_parser("relabel", help="store a second level of theory on a dataset's frames")
+    rel.add_argument("name", help="dataset (mol)")
+    rel.add_argument("--level", default="gfn1", choices=["gfn1", "gfn2"])
+    rel.add_argument("--workers", type=int, default=2)
+    rel.add_argument("--data", type=Path, default=None, help="data dir (default: the package)")
+    rel.set_defaults(func=_relabel)
+
     exp = sub.add_parser("export", help="write a split to extended XYZ")
     exp.add_argument("name")
-    exp.add_argument("split", choices=["train", "valid", "test"])
+    exp.add_argument("split", choices=["train", "valid", "test", "ood"])
     exp.add_argument("-o", "--output", type=Path, required=True)
     exp.set_defaults(func=_export)
 
@@ -57,6 +72,26 @@ def _generate(args) -> int:
     names = NAMES if args.name == "all" else (args.name,)
     for name in names:
         generate(name, args.work, args.workers, args.seed, args.out)
+    return 0
+
+
+def _resplit(args) -> int:
+    from ._generate import NAMES, resplit
+
+    names = [n for n in NAMES if n != "bridge"] if args.name == "all" else [args.name]
+    for name in names:
+        resplit(name, args.seed, args.data)
+    return 0
+
+
+def _relabel(args) -> int:
+    from ._relabel import relabel
+
+    summary = relabel(args.name, args.level, workers=args.workers, data=args.data)
+    print(
+        f"{args.name}: {summary['frames']} frames labelled at {summary['method']}, "
+        f"{summary['scf_failures']} SCF failures, {summary['wall_s']:.0f} s"
+    )
     return 0
 
 

@@ -111,6 +111,43 @@ def test_each_frame_trains_exactly_the_heads_it_has_labels_for(tmp_path):
     assert counts == {"pbe": {"energy": 2, "forces": 2}, "hse": {"energy": 2, "forces": 3}}
 
 
+@pytest.mark.parametrize("count", [None, 6])
+def test_streamed_bridging_files_give_the_structures_read_into_memory(tmp_path, count):
+    from mmh_data import ConfigurationSource
+
+    files = [str(_bridging_file(tmp_path / "a.xyz")), str(_bridging_file(tmp_path / "b.xyz"))]
+    bridging = {"files": files, "labels": _labels(), "weight": 2.0}
+    if count is not None:
+        bridging["count"] = count
+    setups = {}
+    for streaming in ("on", "off"):
+        heads = {
+            "pbe": {"dataset": "bulk", "max_train": 6},
+            "hse": {"dataset": "bulk", "max_train": 4},
+        }
+        cfg = pretrain_config(
+            tmp_path, heads=heads, bridging=bridging, **{"training.streaming": streaming}
+        )
+        setups[streaming] = prepare_pretrain(load_config(write_config(tmp_path / "c.yaml", cfg)))
+    lazy, memory = setups["on"], setups["off"]
+    assert lazy.summary["bridging"] == memory.summary["bridging"]
+    for head in ("pbe", "hse"):
+        assert isinstance(lazy.splits[head].train, ConfigurationSource)
+        assert isinstance(memory.splits[head].train, list)
+        a, b = list(lazy.splits[head].train), memory.splits[head].train
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert (x.source_file, x.source_index, x.head) == (
+                y.source_file,
+                y.source_index,
+                y.head,
+            )
+            assert x.energy == y.energy and x.weight == y.weight
+            assert (x.forces is None) == (y.forces is None)
+            if x.forces is not None:
+                assert (x.forces == y.forces).all()
+
+
 def test_count_and_fraction_draw_whole_structures(tmp_path):
     dbs = _bridging_file(tmp_path / "dbs.xyz")
     base = {"files": [str(dbs)], "labels": _labels()}

@@ -13,7 +13,9 @@ from ._batch import Batch, collate
 from ._bridging import (
     BRIDGING_PROPERTIES,
     bridging_configurations,
+    bridging_frame_count,
     bridging_heads,
+    open_bridging_sources,
     read_bridging_frames,
 )
 from ._configuration import DEFAULT_CONFIG_TYPE, DEFAULT_HEAD, Configuration
@@ -129,6 +131,7 @@ __all__ = [
     "average_e0s",
     "baseline_metrics",
     "bridging_configurations",
+    "bridging_frame_count",
     "bridging_heads",
     "build_graph",
     "cached_statistics",
@@ -151,6 +154,7 @@ __all__ = [
     "linear_energies",
     "matrix_to_voigt",
     "neighbour_list",
+    "open_bridging_sources",
     "open_source",
     "open_sources",
     "read_bridging_frames",

@@ -41,7 +41,9 @@ from ._validate import DEFAULT_MIN_DISTANCE, check_configuration
 __all__ = [
     "BRIDGING_PROPERTIES",
     "bridging_configurations",
+    "bridging_frame_count",
     "bridging_heads",
+    "open_bridging_sources",
     "read_bridging_frames",
 ]
 
@@ -220,3 +222,101 @@ def read_bridging_frames(path: str | Path) -> list:
     if not frames:
         raise EmptyDatasetError("file contains no structures", file=str(path))
     return frames
+
+
+class _BridgingConverter:
+    """Turns a raw bridging frame into the configuration of one head (the converter
+    interface of the lazy sources of `mmh_data._sources`)."""
+
+    def __init__(self, head: str, keys, weight: float, elements, min_distance) -> None:
+        self.head, self.keys, self.weight = head, dict(keys), weight
+        self.elements, self.min_distance = elements, min_distance
+
+    def convert(self, atoms, *, file: str | None = None, frame: int | None = None):
+        if _FILE_KEYS.head in atoms.info:
+            raise UnknownHeadError(
+                "a bridging frame trains every head it has labels for; remove its 'head' key",
+                file=file,
+                frame=frame,
+                key=_FILE_KEYS.head,
+            )
+        config = _configuration(
+            atoms, self.head, self.keys, file=file, frame=frame, weight=self.weight
+        )
+        check_configuration(config, min_distance=self.min_distance, elements=self.elements)
+        return config
+
+
+def _raw_source(path: Path):
+    from ._read import ASE_DB_SUFFIXES, EXTXYZ_SUFFIXES
+    from ._sources import AseDBSource, ExtxyzSource
+
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError("no such file", file=str(path))
+    suffix = path.suffix.lower()
+    kinds = {**dict.fromkeys(EXTXYZ_SUFFIXES, ExtxyzSource)}
+    kinds.update(dict.fromkeys(ASE_DB_SUFFIXES, AseDBSource))
+    if suffix not in kinds:
+        raise MalformedFileError(
+            f"unknown file type {suffix!r} for a bridging set; expected one of "
+            f"{EXTXYZ_SUFFIXES + ASE_DB_SUFFIXES}",
+            file=str(path),
+        )
+    return kinds[suffix](path, None)
+
+
+def bridging_frame_count(path: str | Path) -> int:
+    """The number of frames of a bridging file (indexing it, without reading the frames)."""
+    return len(_raw_source(Path(path)))
+
+
+def open_bridging_sources(
+    path: str | Path,
+    labels: LabelMap,
+    *,
+    indices: Sequence[int] | None = None,
+    weight: float = 1.0,
+    elements: Iterable[int] | None = None,
+    min_distance: float | None = DEFAULT_MIN_DISTANCE,
+) -> dict:
+    """The frames of one bridging file as lazy per-head sources: what
+    [`bridging_configurations`][mmh_data.bridging_configurations] gives, read one structure
+    at a time.
+
+    Opening reads every frame (of ``indices``) once to find the heads it has labels for and
+    keeps only their indices, so memory does not grow with the file.
+
+    Args:
+        path: An extended XYZ file or an ASE database (``.db``, ``.json``, ``.aselmdb``).
+        labels: ``{head: {property: key}}``.
+        indices: The frames to use (default all), in that order.
+        weight: Factor on every frame's config weight.
+        elements: Allowed atomic numbers (``None``: all).
+        min_distance: Smallest allowed interatomic distance in Å (``None``: no check).
+
+    Returns:
+        ``{head: ConfigurationSource}`` for every head of ``labels`` (maybe empty).
+
+    Raises:
+        ValueError: A malformed label map.
+        MissingFileError, MalformedFileError: The file cannot be opened or indexed.
+    """
+    import copy
+
+    from ._sources import SubsetSource
+
+    _check_label_map(labels)
+    raw = _raw_source(Path(path))
+    chosen = range(len(raw)) if indices is None else [int(k) for k in indices]
+    per_head: dict[str, list[int]] = {h: [] for h in labels}
+    for k in chosen:
+        for head in bridging_heads(raw._atoms(k), labels):
+            per_head[head].append(k)
+    allowed = None if elements is None else sorted(int(z) for z in elements)
+    out = {}
+    for head, members in per_head.items():
+        source = copy.copy(raw)
+        source.converter = _BridgingConverter(head, labels[head], weight, allowed, min_distance)
+        out[head] = SubsetSource(source, members)
+    return out

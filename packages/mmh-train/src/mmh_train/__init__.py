@@ -37,7 +37,7 @@ from ._config import (
 )
 from ._distributed import DistributedContext, init_distributed
 from ._ema import ExponentialMovingAverage
-from ._evaluate import EvaluationGraphs, evaluate_heads
+from ._evaluate import EvaluationGraphs, evaluate_heads, model_output
 from ._groups import (
     freeze_groups,
     group_lr_factors,
@@ -141,6 +141,7 @@ __all__ = [
     "load_checkpoint",
     "load_config",
     "model_info",
+    "model_output",
     "parameter_groups",
     "plot_learning_curves",
     "predict_labels",

@@ -23,12 +23,13 @@ class BridgingData:
     """The included structures of a domain-bridging set, split by head.
 
     Attributes:
-        per_head: ``{head: configurations}``, every head of ``bridging.labels``.
+        per_head: ``{head: configurations}``, every head of ``bridging.labels`` (lists, or
+            lazy sources when the files are streamed).
         included: Number of structures included (each may train several heads).
         available: Number of structures in the set.
     """
 
-    per_head: dict[str, list[Configuration]] = field(default_factory=dict)
+    per_head: dict[str, Sequence[Configuration]] = field(default_factory=dict)
     included: int = 0
     available: int = 0
 
@@ -93,7 +94,35 @@ def _subset(cfg: BridgingConfig, total: int, seed: int) -> np.ndarray:
     return np.sort(rng.permutation(total)[:n])
 
 
-def load_bridging(cfg: BridgingConfig, heads: Sequence[str], *, seed: int) -> BridgingData:
+def _load_lazily(cfg: BridgingConfig, seed: int) -> BridgingData:
+    """The bridging files as lazy per-head sources (the same structures, in the same order,
+    as reading them into memory)."""
+    from mmh_data import ConcatSource, bridging_frame_count, open_bridging_sources
+
+    check_files(cfg.files, f"{WHERE}.files")
+    labels = _label_map(cfg)
+    sizes = [bridging_frame_count(path) for path in cfg.files]
+    chosen = _subset(cfg, sum(sizes), seed)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    parts: dict[str, list] = {h: [] for h in labels}
+    for k, path in enumerate(cfg.files):
+        local = chosen[(chosen >= starts[k]) & (chosen < starts[k + 1])] - starts[k]
+        try:
+            per_head = open_bridging_sources(path, labels, indices=local, weight=cfg.weight)
+        except ValueError as err:
+            if type(err) is ValueError:  # the label map, not the data
+                raise ConfigError(f"{WHERE}.labels: {err}") from None
+            raise
+        for head, source in per_head.items():
+            if len(source):
+                parts[head].append(source)
+    per_head = {h: (p[0] if len(p) == 1 else ConcatSource(p)) for h, p in parts.items()}
+    return BridgingData(per_head, len(chosen), sum(sizes))
+
+
+def load_bridging(
+    cfg: BridgingConfig, heads: Sequence[str], *, seed: int, stream: bool = False
+) -> BridgingData:
     """Read the set, draw the included structures and split them by head.
 
     A structure is included or not as a whole (a seeded random subset of ``count`` or
@@ -104,6 +133,8 @@ def load_bridging(cfg: BridgingConfig, heads: Sequence[str], *, seed: int) -> Br
         cfg: The ``bridging`` section.
         heads: The heads of the run that may take bridging data.
         seed: The run's seed.
+        stream: Read the bridging files lazily, one structure at a time, instead of into
+            memory (the bundled sets are always in memory).
 
     Raises:
         ConfigError: Unknown head, dataset or level, missing file, bad count, a head that
@@ -116,6 +147,10 @@ def load_bridging(cfg: BridgingConfig, heads: Sequence[str], *, seed: int) -> Br
                 f"{WHERE}.labels.{head}: unknown head {head!r}; the heads of this run "
                 f"that can take bridging data are {list(heads)}"
             )
+    if stream and cfg.dataset is None:
+        out = _load_lazily(cfg, seed)
+        _require_every_head(out, _label_map(cfg))
+        return out
     frames = _frames(cfg)
     chosen = _subset(cfg, len(frames), seed)
     labels = _label_map(cfg)
@@ -139,10 +174,14 @@ def load_bridging(cfg: BridgingConfig, heads: Sequence[str], *, seed: int) -> Br
             raise
         for head, configs in per_head.items():
             out.per_head[head] += configs
-    for head, configs in out.per_head.items():
-        if not configs:
+    _require_every_head(out, labels)
+    return out
+
+
+def _require_every_head(data: BridgingData, labels: dict[str, dict[str, str]]) -> None:
+    for head, configs in data.per_head.items():
+        if not len(configs):
             raise ConfigError(
-                f"{WHERE}.labels.{head}: none of the {len(chosen)} included structures "
+                f"{WHERE}.labels.{head}: none of the {data.included} included structures "
                 f"carries the keys {sorted(labels[head].values())}"
             )
-    return out

@@ -349,11 +349,12 @@ class TrainingConfig:
             needed, so memory stays flat for a dataset larger than memory; ``"auto"``:
             ``memory`` when every training stream is held in memory and
             ``num_workers`` is 0, else ``none``.
-        streaming: Read the training, validation and test files of pre-training heads
-            and the replay pool of fine-tuning lazily, one structure when a step or an
-            evaluation needs it ([`mmh_data.open_sources`][]), instead of into memory:
-            ``"on"``, ``"off"``, or ``"auto"`` (on where the training files, or the pool's,
-            are all mmh LMDB stores or ASE-LMDB files). The final evaluation leaves out
+        streaming: Read the training, validation and test files of pre-training heads,
+            the replay pool of fine-tuning and the domain-bridging files lazily, one
+            structure when a step or an evaluation needs it
+            ([`mmh_data.open_sources`][]), instead of into memory: ``"on"``, ``"off"``, or
+            ``"auto"`` (on where the training files, the pool's or the bridging files are
+            all mmh LMDB stores or ASE-LMDB files). The final evaluation leaves out
             streamed training sets.
     """
 

@@ -3,6 +3,7 @@ streams. Everything here runs before the first step, so a bad configuration fail
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from mmh_data import (
 from mmh_heads import ModelConfig, MultiHeadMACE, estimate_e0s, load_model, read_model_header
 
 from ._bridging import BridgingData, load_bridging
-from ._config import HeadDataConfig, ReplayConfig, TrainConfig
+from ._config import BridgingConfig, HeadDataConfig, ReplayConfig, TrainConfig
 from ._data import (
     HeadSplits,
     check_elements,
@@ -118,12 +119,13 @@ def _no_train_error(name: str) -> ConfigError:
 STREAMED_SUFFIXES = (".lmdb", ".aselmdb")
 
 
-def _streams(config: TrainConfig, cfg: HeadDataConfig | ReplayConfig) -> bool:
+def _streams(config: TrainConfig, cfg: HeadDataConfig | ReplayConfig | BridgingConfig) -> bool:
+    """Whether ``training.streaming`` reads the files of ``cfg`` lazily (its ``train``
+    files, or a bridging section's ``files``)."""
+    files = cfg.files if isinstance(cfg, BridgingConfig) else cfg.train
     mode = config.training.streaming
     if mode == "auto":
-        return bool(cfg.train) and all(
-            Path(f).suffix.lower() in STREAMED_SUFFIXES for f in cfg.train
-        )
+        return bool(files) and all(Path(f).suffix.lower() in STREAMED_SUFFIXES for f in files)
     return mode == "on"
 
 
@@ -154,15 +156,20 @@ def _add_bridging(
     data; returns them all (those of heads outside ``splits`` are the caller's)."""
     if config.bridging is None:
         return None
-    data = load_bridging(config.bridging, heads, seed=config.seed)
+    stream = config.bridging.dataset is None and _streams(config, config.bridging)
+    data = load_bridging(config.bridging, heads, seed=config.seed, stream=stream)
     for name, configs in data.per_head.items():
         if name in splits:
-            train = splits[name].train
-            if isinstance(train, list):
-                splits[name].train = train + configs
-            else:
-                splits[name].train = ConcatSource([train, configs])
+            splits[name].train = _joined(splits[name].train, configs)
     return data
+
+
+def _joined(first: Sequence[Configuration], second: Sequence[Configuration]):
+    """Two sets of structures one after the other: a list when both are lists, else a
+    lazy concatenation."""
+    if isinstance(first, list) and isinstance(second, list):
+        return first + second
+    return ConcatSource([first, second])
 
 
 def prepare_pretrain(config: TrainConfig) -> TrainingSetup:
@@ -393,7 +400,7 @@ def _base_head_splits(
     base: str,
     splits: dict[str, HeadSplits],
     streams: list,
-    base_bridging: list,
+    base_bridging: Sequence[Configuration],
     summary: dict[str, Any],
 ) -> HeadSplits:
     """The base head's data in ``replay`` and ``no-replay`` modes: its evaluation splits
@@ -430,7 +437,7 @@ def _base_head_splits(
                 replay, base_splits.valid = _pseudo_labels(
                     config, model, base, replay, list(base_splits.valid), summary
                 )
-            base_splits.train = replay + base_bridging
+            base_splits.train = _joined(replay, base_bridging)
             streams.append(
                 (
                     Source(

@@ -4,17 +4,19 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
-from ase_kit import molecule, shared_model, triclinic
+from ase_kit import shared_model
 from mmh_ase import BatchEvaluator, HeadSelectionError, MMHCalculator, evaluate_structures
+from mmh_ase.testing import atoms_of, jittered_cell
 from mmh_data import UnknownElementError
+from mmh_heads.testing import molecule
 
 
 def _structures():
-    cells = [triclinic(seed) for seed in range(3)]
+    cells = [jittered_cell(seed) for seed in range(3)]
     al = bulk("Al", "fcc", a=4.05) * (2, 1, 1)
     al.rattle(0.05, seed=1)
-    mols = [molecule(seed) for seed in range(3)]
-    boxed = molecule(7, numbers=(8, 1, 1))
+    mols = [atoms_of(molecule(seed)) for seed in range(3)]
+    boxed = atoms_of(molecule(7, numbers=(8, 1, 1)))
     boxed.cell = [9.0, 9.0, 9.0]  # a cell without periodicity: has a stress
     return [*cells, mols[0], al, mols[1], boxed, mols[2]]
 
@@ -48,11 +50,11 @@ def test_chunks_respect_max_atoms():
 
 def test_same_errors_as_calculator(model_file):
     with pytest.raises(HeadSelectionError, match="choose one with head"):
-        evaluate_structures(model_file, [molecule()])
+        evaluate_structures(model_file, [atoms_of(molecule())])
     with pytest.raises(HeadSelectionError, match="no head 'nope'"):
-        evaluate_structures(model_file, [molecule()], head="nope")
+        evaluate_structures(model_file, [atoms_of(molecule())], head="nope")
     gold = Atoms("Au2", positions=[[0, 0, 0], [0, 0, 2.5]])
     with pytest.raises(UnknownElementError, match=r"Au \(79\)"):
-        evaluate_structures(shared_model(), [molecule(), gold], head="base")
+        evaluate_structures(shared_model(), [atoms_of(molecule()), gold], head="base")
     with pytest.raises(ValueError, match="brings its own head"):
         BatchEvaluator(MMHCalculator(shared_model(), "base"), "new")

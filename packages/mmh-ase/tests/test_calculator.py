@@ -5,11 +5,17 @@ import pytest
 import torch
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
-from ase_kit import E0S, HEADS, R_MAX, make_model, molecule, shared_model, triclinic
+from ase_kit import HEADS, MODEL, R_MAX, shared_model
 from mmh_ase import MMHCalculator
-from mmh_ase.testing import CalculatorTests, check_energies_sum_to_the_energy
+from mmh_ase.testing import (
+    CalculatorTests,
+    atoms_of,
+    check_energies_sum_to_the_energy,
+    jittered_cell,
+)
 from mmh_data import Configuration, UnknownElementError, build_graph, collate
 from mmh_heads import save_model
+from mmh_heads.testing import molecule, tiny_model
 
 TOL = {torch.float32: 2e-5, torch.float64: 1e-10}
 
@@ -40,14 +46,15 @@ def close(a, b, dtype):
 def test_matches_direct_model_call(dtype, head, structure):
     """Energy, forces, stress and per-atom energies equal the model's own outputs."""
     model = shared_model(dtype)
-    atoms = triclinic(1) if structure == "periodic" else molecule(2)
+    atoms = jittered_cell(1) if structure == "periodic" else atoms_of(molecule(2))
     ref = direct(model, atoms, HEADS.index(head), dtype)
     atoms.calc = MMHCalculator(model, head=head)
     close(atoms.get_potential_energy(), ref["energy"][0], dtype)
     close(atoms.get_potential_energy(force_consistent=True), ref["energy"][0], dtype)
     close(atoms.get_forces(), ref["forces"], dtype)
     close(atoms.get_potential_energies(), ref["node_energy"], dtype)
-    e0 = np.array([E0S.get(head, {}).get(int(z), 0.0) for z in atoms.numbers])
+    e0s = model.config.e0s.get(head, {})  # the E0s the model was built with
+    e0 = np.array([e0s.get(int(z), 0.0) for z in atoms.numbers])
     close(atoms.calc.get_property("node_energy"), ref["node_energy"] - e0, dtype)
     if structure == "periodic":
         stress = ref["stress"][0]
@@ -62,9 +69,9 @@ def test_matches_direct_model_call(dtype, head, structure):
 
 def test_dtype_conversion_of_a_float64_model_matches_a_float32_model():
     """dtype='float32' on a float64 model gives the float32 model's numbers."""
-    atoms = triclinic(3)
+    atoms = jittered_cell(3)
     model64 = shared_model(torch.float64)
-    model32 = make_model(dtype=torch.float32, seed=1)
+    model32 = tiny_model(dtype=torch.float32, seed=1, **MODEL)
     model32.load_state_dict(model64.state_dict())
     atoms.calc = MMHCalculator(model64, head="base", dtype="float32")
     assert atoms.calc.dtype == torch.float32
@@ -74,7 +81,7 @@ def test_dtype_conversion_of_a_float64_model_matches_a_float32_model():
 
 
 def _slab(seed=6):
-    atoms = triclinic(seed)
+    atoms = jittered_cell(seed)
     atoms.pbc = [True, True, False]
     atoms.cell[2] = [0.0, 0.0, 12.0]
     return atoms
@@ -89,7 +96,7 @@ class TestMMHCalculator(CalculatorTests):
 
     @pytest.fixture
     def structures(self):
-        return [triclinic(4), molecule(2), _slab()]
+        return [jittered_cell(4), atoms_of(molecule(2)), _slab()]
 
 
 def test_a_slab_with_a_three_dimensional_cell_has_a_stress():
@@ -100,12 +107,14 @@ def test_a_slab_with_a_three_dimensional_cell_has_a_stress():
 
 def test_per_atom_energies_and_net_force_in_float32():
     check_energies_sum_to_the_energy(
-        MMHCalculator(shared_model(torch.float32), head="base"), triclinic(5), atol=5e-6
+        MMHCalculator(shared_model(torch.float32), head="base"),
+        jittered_cell(5),
+        atol=5e-6,
     )
 
 
 def test_results_are_cached_and_recomputed_after_a_move():
-    atoms = triclinic(7)
+    atoms = jittered_cell(7)
     calc = MMHCalculator(shared_model(), head="new")
     atoms.calc = calc
     e = atoms.get_potential_energy()
@@ -124,7 +133,7 @@ def test_results_are_cached_and_recomputed_after_a_move():
 
 def test_model_file_and_single_head_model(model_file, tmp_path):
     """A file loads like the model object; a one-head model needs no head."""
-    atoms = triclinic(8)
+    atoms = jittered_cell(8)
     from_file = MMHCalculator(model_file, head="new")
     in_memory = MMHCalculator(shared_model(), head="new")
     assert from_file.model_path == model_file and from_file.heads == list(HEADS)
@@ -141,7 +150,7 @@ def test_model_file_and_single_head_model(model_file, tmp_path):
 
 
 def test_the_given_model_is_not_modified():
-    model = make_model(dtype=torch.float64)
+    model = tiny_model(**MODEL)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     MMHCalculator(model, head="base", dtype="float32")
     assert model.dtype == torch.float64 and model.heads == list(HEADS)
@@ -158,7 +167,7 @@ def test_unknown_element_is_named_with_the_element_table():
 
 
 def test_prebuilt_batch_gives_the_calculator_results():
-    atoms = triclinic(9)
+    atoms = jittered_cell(9)
     calc = MMHCalculator(shared_model(), head="base")
     batch = calc.build_batch(atoms)
     assert batch.num_edges > 0 and batch.dtype == torch.float64
@@ -183,7 +192,7 @@ def test_bad_arguments_are_rejected(model_file):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_agrees_with_cpu():
-    atoms = triclinic(10)
+    atoms = jittered_cell(10)
     cpu = MMHCalculator(shared_model(), head="base")
     gpu = MMHCalculator(shared_model(), head="base", device="cuda")
     assert gpu.get_potential_energy(atoms) == pytest.approx(cpu.get_potential_energy(atoms))

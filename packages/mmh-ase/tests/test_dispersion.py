@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.units import Bohr
-from ase_kit import molecule, shared_model, triclinic
+from ase_kit import shared_model
 from mmh_ase import D3Dispersion, D3Params, DispersionUnavailableError, MMHCalculator
 from mmh_ase._dispersion import d3_params
-from mmh_ase.testing import CalculatorTests
+from mmh_ase.testing import CalculatorTests, atoms_of, jittered_cell
+from mmh_heads.testing import molecule
 
 
 def test_default_parameters_are_the_papers():
@@ -48,7 +49,7 @@ def _reference_d3(p: D3Params):
 def test_calculator_adds_d3_to_the_model(structure):
     """Model + D3 equals the model alone plus dftd3's own ASE calculator."""
     pytest.importorskip("dftd3")
-    atoms = triclinic(1) if structure == "periodic" else molecule(2)
+    atoms = jittered_cell(1) if structure == "periodic" else atoms_of(molecule(2))
     plain = MMHCalculator(shared_model(), head="base")
     with_d3 = MMHCalculator(shared_model(), head="base", dispersion="d3")
     reference = _reference_d3(D3Params())
@@ -87,7 +88,7 @@ class TestCalculatorWithD3(CalculatorTests):
         atoms = bulk("SiC", "zincblende", a=4.36) * (1, 1, 2)
         atoms.rattle(0.05, seed=3)
         atoms.numbers[atoms.numbers == 14] = 13  # elements of the test model: Al and C
-        return [atoms, molecule(2)]
+        return [atoms, atoms_of(molecule(2))]
 
 
 def test_d3_settings_change_the_energy():

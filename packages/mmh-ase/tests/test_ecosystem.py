@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from ase_kit import make_model, triclinic
+from ase_kit import MODEL
 from mmh_ase import MMHCalculator, ml_peg_entry
+from mmh_ase.testing import jittered_cell
 from mmh_heads import save_model
+from mmh_heads.testing import tiny_model
 
 
 @pytest.fixture(scope="module")
 def tagged_file(tmp_path_factory):
-    model = make_model(dtype=torch.float32, seed=5)
+    model = tiny_model(dtype=torch.float32, seed=5, **MODEL)
     model.set_head_meta("base", {"level_of_theory": "PBE", "dispersion": False})
     model.set_head_meta("new", {"level_of_theory": "PBE+D3(BJ)", "dispersion": True})
     return save_model(model, tmp_path_factory.mktemp("eco") / "tagged.safetensors")
@@ -37,7 +39,7 @@ def test_ml_peg_entry_comes_from_the_head_metadata(tagged_file):
 
 
 def test_ml_peg_entry_needs_to_know_about_dispersion(tmp_path, tagged_file):
-    bare = save_model(make_model(dtype=torch.float32), tmp_path / "bare.safetensors")
+    bare = save_model(tiny_model(dtype=torch.float32, **MODEL), tmp_path / "bare.safetensors")
     with pytest.raises(ValueError, match=r"heads\.base\.meta\.dispersion"):
         ml_peg_entry(bare, "base")
     assert ml_peg_entry(bare, "base", trained_on_dispersion=False)["trained_on_dispersion"] is False
@@ -50,7 +52,7 @@ def test_janus_core_single_point_and_geometry_optimisation(tagged_file, tmp_path
     from janus_core.calculations.geom_opt import GeomOpt
     from janus_core.calculations.single_point import SinglePoint
 
-    atoms = triclinic(11)
+    atoms = jittered_cell(11)
     atoms.calc = MMHCalculator(tagged_file, head="base", default_dtype="float64")
     expected = atoms.calc.get_potential_energy(atoms.copy())
     point = SinglePoint(
@@ -62,7 +64,7 @@ def test_janus_core_single_point_and_geometry_optimisation(tagged_file, tmp_path
     assert np.asarray(results["stress"]).shape == (6,)
     assert atoms.calc.dtype == torch.float64
 
-    relaxed = triclinic(11)
+    relaxed = jittered_cell(11)
     relaxed.calc = MMHCalculator(tagged_file, head="base", default_dtype="float64")
     start = np.abs(relaxed.get_forces()).max()
     GeomOpt(struct=relaxed, fmax=1e-3, steps=200, file_prefix=tmp_path / "opt").run()
@@ -84,7 +86,7 @@ def test_ml_peg_loads_an_mmh_head_with_its_precision(tagged_file, tmp_path):
     low = spec.get_calculator(precision="low")
     assert isinstance(high, MMHCalculator) and high.head == "base"
     assert (high.dtype, low.dtype) == (torch.float64, torch.float32)
-    atoms = triclinic(12)
+    atoms = jittered_cell(12)
     assert high.get_potential_energy(atoms) == pytest.approx(
         low.get_potential_energy(atoms), rel=1e-5
     )

@@ -1,9 +1,11 @@
 """Choosing a head: no silent default, errors that list the heads."""
 
 import pytest
-from ase_kit import HEADS, molecule, shared_model
+from ase_kit import HEADS, shared_model
 from mmh_ase import HeadSelectionError, MMHCalculator, list_heads
+from mmh_ase.testing import atoms_of
 from mmh_heads import ModelFileError
+from mmh_heads.testing import molecule
 
 
 def test_list_heads_reads_the_file_header(model_file):
@@ -36,7 +38,7 @@ def test_unknown_head_lists_the_heads(model_file):
 
 def test_each_head_gives_its_own_predictions():
     model = shared_model()
-    atoms = molecule(3)
+    atoms = atoms_of(molecule(3))
     energies = {h: MMHCalculator(model, head=h).get_potential_energy(atoms) for h in HEADS}
     assert energies["base"] != pytest.approx(energies["new"])
     for k, head in enumerate(HEADS):

@@ -6,20 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ase_kit import make_model, triclinic
+from ase_kit import MODEL
 from mmh_ase import MMHCalculator
+from mmh_ase.testing import jittered_cell
 from mmh_heads import save_model
+from mmh_heads.testing import tiny_model
 
 
 @pytest.fixture(scope="module")
 def float32_file(tmp_path_factory):
     return save_model(
-        make_model(dtype=torch.float32, seed=3), tmp_path_factory.mktemp("m") / "f32.safetensors"
+        tiny_model(dtype=torch.float32, seed=3, **MODEL),
+        tmp_path_factory.mktemp("m") / "f32.safetensors",
     )
 
 
 def test_default_dtype_float64_runs_in_float64(float32_file):
-    atoms = triclinic(4)
+    atoms = jittered_cell(4)
     calc = MMHCalculator(float32_file, head="base", default_dtype="float64")
     assert calc.dtype == torch.float64
     assert calc.model.dtype == torch.float64

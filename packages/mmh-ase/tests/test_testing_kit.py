@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase_kit import molecule, shared_model, triclinic
+from ase_kit import shared_model
 from mmh_ase import MMHCalculator
 from mmh_ase import testing as kit
+from mmh_ase.testing import atoms_of, jittered_cell
+from mmh_heads.testing import molecule
 
 
 class _Edited(MMHCalculator):
@@ -49,12 +51,16 @@ class NonConservative(_Edited):
         results["forces"] = results["forces"] + 2.0 * np.cross([0.0, 0.0, 1.0], centred)
 
 
+#: a periodic cell and a molecule (the checks work on copies)
+CELL = jittered_cell(4)
+MOLECULE = atoms_of(molecule(2))
+
 BROKEN = {
-    "forces": (ScaledForces, lambda c: kit.check_calculator_forces(c, triclinic(4))),
-    "stress": (FlippedStress, lambda c: kit.check_calculator_stress(c, triclinic(4))),
-    "o3": (AxisDependent, lambda c: kit.check_calculator_o3(c, molecule(2))),
-    "translation": (ExternalField, lambda c: kit.check_calculator_translation(c, molecule(2))),
-    "nve": (NonConservative, lambda c: kit.check_nve_drift(c, triclinic(4), steps=100)),
+    "forces": (ScaledForces, lambda c: kit.check_calculator_forces(c, CELL)),
+    "stress": (FlippedStress, lambda c: kit.check_calculator_stress(c, CELL)),
+    "o3": (AxisDependent, lambda c: kit.check_calculator_o3(c, MOLECULE)),
+    "translation": (ExternalField, lambda c: kit.check_calculator_translation(c, MOLECULE)),
+    "nve": (NonConservative, lambda c: kit.check_nve_drift(c, CELL, steps=100)),
 }
 
 

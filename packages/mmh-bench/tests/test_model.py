@@ -1,7 +1,6 @@
 """The physicality benchmarks and the CLI on a real (tiny, untrained) mmh MACE model."""
 
 import pytest
-import torch
 from mmh_bench import calculator_elements, diatomics, h_additivity, slab_extensivity
 from mmh_bench.cli import main
 
@@ -14,30 +13,11 @@ ELEMENTS = (1, 6, 7, 8, 9, 13, 16, 17, 28)  # the mol dataset's elements plus Al
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    from mmh_heads import ModelConfig, MultiHeadMACE, save_model
-    from mmh_layers import BackboneConfig
+    from mmh_heads import save_model
+    from mmh_heads.testing import tiny_model
 
-    torch.manual_seed(0)
-    config = ModelConfig(
-        BackboneConfig(
-            elements=ELEMENTS,
-            channels=4,
-            max_L=1,
-            max_ell=2,
-            correlation=2,
-            r_max=4.0,
-            num_bessel=4,
-            radial_mlp=(8,),
-        ),
-        heads=("mol", "other"),
-        readout_hidden=(8, 8),
-        e0s={"mol": {z: -float(z) for z in ELEMENTS}},
-        zbl=True,
-    )
-    return save_model(
-        MultiHeadMACE(config, dtype=torch.float64),
-        tmp_path_factory.mktemp("model") / "tiny.safetensors",
-    )
+    model = tiny_model(("mol", "other"), elements=ELEMENTS, r_max=4.0, channels=4)
+    return save_model(model, tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 def test_a_mace_model_is_local(model_file):

@@ -10,8 +10,7 @@ from ase.calculators.emt import EMT
 from mmh_ase import MMHCalculator
 from mmh_bench import BenchmarkResult
 from mmh_bench.speed import STEP_DISPLACEMENT, carbon_fcc, speed
-from mmh_heads import ModelConfig, MultiHeadMACE
-from mmh_layers import BackboneConfig
+from mmh_heads.testing import tiny_model
 
 
 def test_carbon_fcc_is_the_papers_crystal():
@@ -73,12 +72,8 @@ def test_emt_speed_round_trips_as_a_result():
 
 
 def test_mmh_calculator_is_timed_with_and_without_graph_construction():
-    torch.manual_seed(0)
-    config = ModelConfig(
-        BackboneConfig(elements=(6,), channels=4, max_L=1, max_ell=1, correlation=2, r_max=3.0),
-        heads=("pbe",),
-    )
-    calc = MMHCalculator(MultiHeadMACE(config, dtype=torch.float32))
+    model = tiny_model(("pbe",), dtype=torch.float32, elements=(6,), channels=4, max_ell=1)
+    calc = MMHCalculator(model)
     atoms = carbon_fcc(8)
     result = speed(calc, atoms=atoms, steps=2, warmup=1, stress=True)
     metrics = result.metrics

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from ase import Atoms
-
-
-@pytest.fixture(params=[torch.float32, torch.float64], ids=["float32", "float64"])
-def dtype(request) -> torch.dtype:
-    """Every dtype-dependent test runs in float32 and float64."""
-    return request.param
 
 
 def _random_molecule(rng: np.random.Generator, n: int, elements=(1, 6, 8)) -> Atoms:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
-from heads_kit import R_MAX, make_model, molecule, triclinic
 from mmh_data import GraphBuilder, collate
+from mmh_heads.testing import R_MAX, molecule, tiny_model, triclinic
 
 
 def _configs():
     return [
-        dataclasses.replace(molecule(0), head="new"),
-        dataclasses.replace(triclinic(1), head="base"),
-        dataclasses.replace(molecule(2), head="new"),
+        molecule(0, head="new"),
+        triclinic(1, head="base"),
+        molecule(2, head="new"),
     ]
 
 
 def test_one_graph_serves_models_with_other_head_orders():
-    model = make_model()
+    model = tiny_model()
     graphs = [GraphBuilder(R_MAX, heads=None)(c) for c in _configs()]
     assert [int(g.head) for g in graphs] == [-1, -1, -1]
     by_name = model(collate(graphs), compute_stress=False)
@@ -38,7 +36,7 @@ def test_one_graph_serves_models_with_other_head_orders():
 
 
 def test_unknown_head_name_is_an_error():
-    model = make_model()
-    graph = GraphBuilder(R_MAX, heads=None)(dataclasses.replace(molecule(0), head="r2scan"))
+    model = tiny_model()
+    graph = GraphBuilder(R_MAX, heads=None)(molecule(0, head="r2scan"))
     with pytest.raises(KeyError, match="r2scan"):
         model(collate([graph]))

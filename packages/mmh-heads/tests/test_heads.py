@@ -3,17 +3,24 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from heads_kit import batch_of, make_model, molecule, triclinic
 from mmh_heads import estimate_e0s
+from mmh_heads.testing import batch_of, molecule, tiny_model, triclinic
 
 
-def _configs():
-    return [triclinic(0), molecule(1), molecule(2, z=(6, 6, 1, 1, 1, 1)), molecule(3, z=(8, 1))]
+def _configs(heads=("base",) * 4):
+    """A cell and three molecules, labelled with ``heads``."""
+    h = list(heads)
+    return [
+        triclinic(0, head=h[0]),
+        molecule(1, head=h[1]),
+        molecule(2, head=h[2], numbers=(6, 6, 1, 1, 1, 1)),
+        molecule(3, head=h[3], numbers=(8, 1)),
+    ]
 
 
 def test_heads_are_independent():
-    model = make_model()
-    batch = batch_of(_configs(), [0, 1, 0, 1])
+    model = tiny_model()
+    batch = batch_of(_configs(["base", "new", "base", "new"]))
     before = model(batch)
     with torch.no_grad():
         for p in model.readouts[1].parameters():
@@ -30,24 +37,23 @@ def test_heads_are_independent():
 
 
 def test_mixed_batch_equals_single_graphs():
-    model = make_model()
-    configs = _configs()
-    heads = [0, 1, 1, 0]
-    mixed = model(batch_of(configs, heads))
-    for k, (c, h) in enumerate(zip(configs, heads, strict=True)):
-        single = model(batch_of([c], [h]))
+    model = tiny_model()
+    configs = _configs(["base", "new", "new", "base"])
+    mixed = model(batch_of(configs))
+    for k, c in enumerate(configs):
+        single = model(batch_of([c]))
         assert torch.allclose(mixed["energy"][k], single["energy"][0], rtol=0, atol=1e-10)
         assert torch.allclose(mixed["stress"][k], single["stress"][0], rtol=0, atol=1e-12)
 
 
 def test_add_head_copies_predictions_up_to_e0s():
-    model = make_model()
+    model = tiny_model()
     e0s = {1: -1.0, 6: -2.0, 8: -3.0}
     model.add_head("copy", init_from="base", e0s=e0s)
     assert model.heads == ["base", "new", "copy"]
     configs = _configs()
-    base = model(batch_of(configs, [0] * 4))
-    copy = model(batch_of(configs, [2] * 4))
+    base = model(batch_of(configs))
+    copy = model(batch_of(_configs(["copy"] * 4)))
     old = model.head_e0s("base")
     for k, c in enumerate(configs):
         delta = sum(e0s[int(z)] - old[int(z)] for z in c.atomic_numbers)
@@ -56,16 +62,16 @@ def test_add_head_copies_predictions_up_to_e0s():
     # the copy is independent of its source
     with torch.no_grad():
         model.readouts[2].linear.add_(1.0)
-    assert torch.equal(model(batch_of(configs, [0] * 4))["energy"], base["energy"])
+    assert torch.equal(model(batch_of(configs))["energy"], base["energy"])
 
 
 def test_remove_head_keeps_others():
-    model = make_model()
-    configs = _configs()
-    before = model(batch_of(configs, [1] * 4))["energy"]
+    model = tiny_model()
+    batch = batch_of(_configs(["new"] * 4))
+    before = model(batch)["energy"]
     model.remove_head("base")
     assert model.heads == ["new"]
-    assert torch.equal(model(batch_of(configs, [0] * 4))["energy"], before)
+    assert torch.equal(model(batch)["energy"], before)
     with pytest.raises(ValueError, match="only head"):
         model.remove_head("new")
     with pytest.raises(KeyError, match="unknown head"):
@@ -74,27 +80,26 @@ def test_remove_head_keeps_others():
 
 @pytest.mark.parametrize("head", ["base", "new"])
 def test_extract_head_is_exact(head):
-    model = make_model()
-    configs = _configs()
-    k = model.heads.index(head)
-    full = model(batch_of(configs, [k] * 4))
+    model = tiny_model()
+    batch = batch_of(_configs([head] * 4))
+    full = model(batch)
     single = model.extract_head(head)
     assert single.heads == [head]
-    alone = single(batch_of(configs, [0] * 4))
+    alone = single(batch)
     for key in ("energy", "forces", "stress", "node_energy"):
         assert torch.equal(full[key], alone[key]), key
 
 
 def test_estimate_e0s_recovers_offset():
-    model = make_model()
+    model = tiny_model()
     rng = np.random.default_rng(0)
     configs = []
     for seed in range(8):
         n = rng.integers(2, 6)
         z = rng.choice([1, 6, 8], size=n)
-        configs.append(molecule(10 + seed, z=tuple(int(x) for x in z)))
+        configs.append(molecule(10 + seed, numbers=tuple(int(x) for x in z)))
     offset = {1: 0.37, 6: -1.25, 8: 2.5}
-    batch = batch_of(configs, [0] * len(configs))
+    batch = batch_of(configs)  # head "base"
     predicted = model(batch, compute_forces=False, compute_stress=False)["energy"]
     configs = [
         dataclasses.replace(

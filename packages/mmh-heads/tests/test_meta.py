@@ -8,7 +8,6 @@ import struct
 
 import pytest
 import torch
-from heads_kit import make_model
 from mmh_heads import (
     HeadMeta,
     ModelConfig,
@@ -18,13 +17,14 @@ from mmh_heads import (
     save_model,
 )
 from mmh_heads.cli import describe, main
+from mmh_heads.testing import tiny_model
 
 PBE = HeadMeta(level_of_theory="PBE", dispersion=False, datasets=("omat", "mptrj"))
 CC = {"level_of_theory": "CCSD(T)", "dispersion": True, "notes": "counterpoise corrected"}
 
 
 def _with_meta() -> MultiHeadMACE:
-    model = make_model()
+    model = tiny_model()
     model.set_head_meta(model.heads[0], PBE)
     model.set_head_meta(model.heads[1], CC)
     return model
@@ -38,7 +38,7 @@ def test_meta_validation():
         HeadMeta(dispersion="yes")
     with pytest.raises(ValueError, match="datasets must be a list"):
         HeadMeta(datasets="omat")
-    config = make_model().config
+    config = tiny_model().config
     with pytest.raises(ValueError, match="unknown head 'nope'"):
         ModelConfig(config.backbone, heads=config.heads, head_meta={"nope": PBE})
 
@@ -88,7 +88,7 @@ def _drop_meta(path):
 
 
 def test_files_without_metadata_still_load(tmp_path, capsys):
-    model = make_model()
+    model = tiny_model()
     path = save_model(model, tmp_path / "old.safetensors")
     assert "head_meta" not in read_model_header(path)["config"]  # no key without metadata
     tagged = save_model(_with_meta(), tmp_path / "new.safetensors")
@@ -115,7 +115,7 @@ def test_meta_survives_dtype_conversion():
 
 
 def test_set_meta_cli_tags_a_head_and_keeps_the_weights(tmp_path, capsys):
-    model = make_model()
+    model = tiny_model()
     head = model.heads[0]
     path = save_model(model, tmp_path / "m.safetensors")
     out = tmp_path / "tagged.safetensors"

@@ -5,10 +5,7 @@ import importlib.util
 
 import pytest
 import torch
-from heads_kit import batch_of, make_model, molecule, triclinic
-from mmh_heads.testing import ModelTests, tiny_model
-from mmh_heads.testing import molecule as kit_molecule
-from mmh_heads.testing import triclinic as kit_triclinic
+from mmh_heads.testing import ModelTests, batch_of, molecule, tiny_model, triclinic
 
 #: the cueq backend is checked against e3nn where cuequivariance is installed
 OTHER_BACKENDS = ("cueq",) if importlib.util.find_spec("cuequivariance_torch") else ()
@@ -18,9 +15,9 @@ class _Structures:
     @pytest.fixture
     def structures(self):
         return [
-            kit_triclinic(1, head="base"),
-            kit_molecule(2, head="new"),
-            kit_triclinic(3, head="new", numbers=(8, 8, 6, 1, 1)),
+            triclinic(1, head="base"),
+            molecule(2, head="new"),
+            triclinic(3, head="new", numbers=(8, 8, 6, 1, 1)),
         ]
 
 
@@ -59,8 +56,8 @@ class TestThreeHeadsWithoutZBL(_Structures, ModelTests):
 
 
 def test_outputs_and_dtypes(dtype):
-    model = make_model(dtype)
-    batch = batch_of([triclinic(), molecule()], [0, 1], dtype)
+    model = tiny_model(dtype=dtype)
+    batch = batch_of([triclinic(head="base"), molecule(head="new")], dtype=dtype)
     out = model(batch)
     assert out["energy"].shape == (2,) and out["energy"].dtype == dtype
     assert out["node_energy"].shape == (9,)
@@ -74,8 +71,8 @@ def test_outputs_and_dtypes(dtype):
 
 
 def test_create_graph_allows_force_loss():
-    model = make_model()
-    batch = batch_of([triclinic()], [0])
+    model = tiny_model()
+    batch = batch_of([triclinic()])
     out = model(batch, create_graph=True)
     loss = (out["forces"] ** 2).sum() + (out["stress"] ** 2).sum()
     loss.backward()

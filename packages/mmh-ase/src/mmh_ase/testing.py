@@ -21,26 +21,133 @@ three-dimensional periodic cell) gets the battery::
             return [ase.build.bulk("Si", cubic=True), ase.build.molecule("H2O")]
 
 The model-level checks (finite differences on graphs, extensivity, heads, backends) are in
-`mmh_heads.testing`.
+`mmh_heads.testing`. The structures here are ``ase.Atoms``: `atoms_of` converts the kit's
+[`mmh_data.Configuration`][] structures (``atoms_of(molecule(2))``), `jittered_cell` is a
+small triclinic crystal without close contacts, `rattled` builds rattled crystals, `in_box`
+puts a molecule in a periodic vacuum box and `mixed_batch` is a list of different systems
+for batched evaluation.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from ase import Atoms, units
+from ase.build import bulk
 from ase.calculators.calculator import Calculator
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+from mmh_data import Configuration
+from mmh_heads.testing import CELL, molecule
 
 __all__ = [
     "CalculatorTests",
+    "atoms_of",
     "check_calculator_forces",
     "check_calculator_o3",
     "check_calculator_stress",
     "check_calculator_translation",
     "check_energies_sum_to_the_energy",
     "check_nve_drift",
+    "in_box",
+    "jittered_cell",
+    "mixed_batch",
     "random_o3_matrix",
+    "rattled",
 ]
+
+
+# --------------------------------------------------------------------------- structures
+def atoms_of(config: Configuration) -> Atoms:
+    """A plain ``ase.Atoms`` of a configuration: its atomic numbers, positions, cell and
+    periodicity, without labels, head or ``info`` keys (``atoms_of(molecule(2))``)."""
+    return Atoms(
+        numbers=np.array(config.atomic_numbers),
+        positions=np.array(config.positions, dtype=np.float64),
+        cell=np.array(config.cell, dtype=np.float64),
+        pbc=np.array(config.pbc, dtype=bool),
+    )
+
+
+#: fractional positions of the four atoms of `jittered_cell` (a face-centred arrangement)
+_FCC = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5]])
+
+
+def jittered_cell(seed: int = 0, numbers: tuple[int, ...] = (13, 8, 6, 1)) -> Atoms:
+    """Four atoms (default Al, O, C, H) on a face-centred arrangement in the triclinic cell
+    of `mmh_heads.testing.triclinic`, jittered by a normal 0.03 in fractional coordinates
+    (periodic in 3 directions, images inside a 3 Å cutoff). Nearest neighbours are about
+    1.9 Å apart: no close contacts, so forces are small and smooth (MD, relaxations, finite
+    differences with absolute tolerances)."""
+    if len(numbers) != len(_FCC):
+        raise ValueError(f"jittered_cell holds {len(_FCC)} atoms, got {len(numbers)} numbers")
+    rng = np.random.default_rng(seed)
+    frac = _FCC + rng.normal(scale=0.03, size=_FCC.shape)
+    return Atoms(numbers=list(numbers), scaled_positions=frac, cell=np.array(CELL), pbc=True)
+
+
+#: the rattled crystals, built by ase.build.bulk (``cubic`` applies to rock salt alone)
+_CRYSTALS = {
+    "nacl": lambda cubic: bulk("NaCl", "rocksalt", a=5.64, cubic=cubic),
+    "al": lambda cubic: bulk("Al", "fcc", a=4.05, cubic=True),
+    "si": lambda cubic: bulk("Si", "diamond", a=5.43),
+    "fe": lambda cubic: bulk("Fe", "bcc", a=2.87, cubic=True),
+}
+
+
+def rattled(
+    name: str,
+    seed: int = 0,
+    repeat: tuple[int, int, int] = (1, 1, 1),
+    amplitude: float = 0.05,
+    cubic: bool = False,
+) -> Atoms:
+    """A crystal, repeated by ``repeat`` and rattled by ``amplitude`` Å (ASE's ``rattle``
+    with ``seed``): ``"nacl"`` (rock salt, a = 5.64 Å; the cubic cell of 8 atoms with
+    ``cubic``, else the primitive cell of 2), ``"al"`` (fcc, cubic, 4 atoms), ``"si"``
+    (diamond, primitive, 2 atoms) or ``"fe"`` (bcc, cubic, 2 atoms)."""
+    if name not in _CRYSTALS:
+        raise ValueError(f"unknown crystal {name!r}; choose one of {sorted(_CRYSTALS)}")
+    atoms = _CRYSTALS[name](cubic) * tuple(repeat)
+    atoms.rattle(amplitude, seed=seed)
+    return atoms
+
+
+def in_box(atoms: Atoms, size: float = 12.0) -> Atoms:
+    """A copy of a molecule centred in a cubic periodic vacuum box of edge ``size`` Å (its
+    images beyond the cutoff of small models)."""
+    atoms = atoms.copy()
+    atoms.cell = [size, size, size]
+    atoms.pbc = True
+    atoms.center()
+    return atoms
+
+
+def mixed_batch(periodic_molecules: bool = False) -> list[Atoms]:
+    """Eight different systems of 3 to 16 atoms: three molecules
+    (`mmh_heads.testing.molecule`, one of them with a cell but no periodicity), two
+    `jittered_cell`, and rattled rock salt, aluminium and silicon (`rattled`); elements H,
+    C, O, Na, Al, Si and Cl.
+
+    With ``periodic_molecules`` the molecules sit in periodic vacuum boxes (`in_box`; for
+    engines whose states have one periodicity for all systems)."""
+    mols = [
+        atoms_of(molecule(0)),
+        atoms_of(molecule(1, numbers=(8, 1, 1))),
+        atoms_of(molecule(2, numbers=(6, 6, 1, 1, 1, 1, 8, 1))),
+    ]
+    if periodic_molecules:
+        mols = [in_box(m) for m in mols]
+    else:
+        mols[2].cell = [10.0, 11.0, 12.0]  # a cell without periodicity
+    return [
+        mols[0],
+        jittered_cell(0),
+        rattled("nacl", 1, (2, 2, 2)),
+        mols[1],
+        rattled("al", 2),
+        rattled("si", 3, (2, 1, 1)),
+        mols[2],
+        jittered_cell(4),
+    ]
 
 
 def random_o3_matrix(seed: int = 0, improper: bool = True) -> np.ndarray:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +72,9 @@ __all__ = [
 R_MAX = 3.0
 #: the heads of `tiny_model`
 HEADS = ("base", "new")
+#: the lattice vectors (rows, Å) of `triclinic`
+CELL = np.array([[3.2, 0.0, 0.0], [0.6, 3.0, 0.0], [0.4, 0.5, 3.4]])
+CELL.setflags(write=False)
 #: isolated-atom energies (eV) of the first head of `tiny_model`
 _E0 = {1: -13.6, 6: -1029.0, 8: -2041.0}
 
@@ -85,43 +88,72 @@ def tiny_model(
     zbl: bool = True,
     r_max: float = R_MAX,
     elements: Sequence[int] = (1, 6, 8),
+    readout_hidden: int | Sequence[int] | None = None,
+    e0s: Mapping[str, Mapping[int, float]] | None = None,
+    scale: Mapping[str, float] | None = None,
+    shift: Mapping[str, float] | None = None,
     **backbone,
 ) -> MultiHeadMACE:
     """A small random model for tests: 6 channels, L = 1, correlation 2, two readout sizes,
     distinct E0s, scales and shifts per head. ``backbone`` overrides
     [`mmh_layers.BackboneConfig`][] fields (``block=``, ``backend=``, ``agnostic_product=``...).
+
+    The parameters are drawn after ``torch.manual_seed(seed)``: the same arguments give the
+    same model. ``readout_hidden``, ``e0s``, ``scale`` and ``shift`` replace the per-head
+    defaults (hidden sizes 16, 8, 16, ...; E0s for the first head only, −10 Z eV for an
+    element without a tabulated value; scales 1.3 / (1 + k); shifts 0.1 k eV for head k);
+    they take the values of [`ModelConfig`][mmh_heads.ModelConfig].
     """
     torch.manual_seed(seed)
     options = dict(channels=6, max_L=1, max_ell=2, correlation=2, num_bessel=4, radial_mlp=(8,))
     options.update(backbone)
     heads = tuple(heads)
+    if readout_hidden is None:
+        readout_hidden = tuple(16 if k % 2 == 0 else 8 for k in range(len(heads)))
+    elif not isinstance(readout_hidden, int):
+        readout_hidden = tuple(readout_hidden)
+    if e0s is None:
+        e0s = {heads[0]: {z: _E0.get(z, -10.0 * z) for z in elements}}
     config = ModelConfig(
         BackboneConfig(elements=tuple(elements), r_max=r_max, **options),
         heads=heads,
-        readout_hidden=tuple(16 if k % 2 == 0 else 8 for k in range(len(heads))),
-        e0s={heads[0]: {z: _E0.get(z, -10.0 * z) for z in elements}},
-        scale={h: 1.3 / (1 + k) for k, h in enumerate(heads)},
-        shift={h: 0.1 * k for k, h in enumerate(heads)},
+        readout_hidden=readout_hidden,
+        e0s=e0s,
+        scale={h: 1.3 / (1 + k) for k, h in enumerate(heads)} if scale is None else scale,
+        shift={h: 0.1 * k for k, h in enumerate(heads)} if shift is None else shift,
         zbl=zbl,
     )
     return MultiHeadMACE(config, dtype=dtype)
 
 
 def triclinic(seed: int = 0, head: str = HEADS[0], numbers=(6, 8, 1, 1)) -> Configuration:
-    """Atoms at random positions in a fixed triclinic cell (periodic in 3 directions)."""
+    """Atoms at uniformly random positions in the fixed triclinic cell `CELL` (periodic in 3
+    directions, images inside the cutoff). Random positions bring close contacts, so forces
+    and stresses are large: a demanding structure for the checks."""
     rng = np.random.default_rng(seed)
-    cell = np.array([[3.2, 0.0, 0.0], [0.6, 3.0, 0.0], [0.4, 0.5, 3.4]])
     frac = rng.random((len(numbers), 3))
     return Configuration(
-        atomic_numbers=list(numbers), positions=frac @ cell, cell=cell, pbc=[True] * 3, head=head
+        atomic_numbers=list(numbers),
+        positions=frac @ CELL,
+        cell=CELL.copy(),
+        pbc=[True] * 3,
+        head=head,
     )
 
 
 def molecule(seed: int = 0, head: str = HEADS[0], numbers=(6, 8, 1, 1, 1)) -> Configuration:
-    """A random non-periodic cluster (positions drawn from a unit normal)."""
+    """A random non-periodic cluster, atoms at least 0.9 Å apart.
+
+    The first atom sits at the origin; each next one at a normal offset (1.1 Å per axis)
+    from a randomly chosen earlier atom, kept only if it is more than 0.9 Å from all of them.
+    """
     rng = np.random.default_rng(seed)
-    pos = rng.normal(size=(len(numbers), 3))
-    return Configuration(atomic_numbers=list(numbers), positions=pos, head=head)
+    pos = [np.zeros(3)]
+    while len(pos) < len(numbers):
+        trial = pos[rng.integers(len(pos))] + rng.normal(size=3) * 1.1
+        if min(np.linalg.norm(trial - p) for p in pos) > 0.9:
+            pos.append(trial)
+    return Configuration(atomic_numbers=list(numbers), positions=np.array(pos), head=head)
 
 
 def batch_of(
@@ -514,14 +546,16 @@ class ModelTests:
             (for stress) and one molecule (for extensivity and locality).
 
     Class attributes tune the battery: ``backends`` (other backends that must agree),
-    ``compile`` (check ``torch.compile``; slow, off by default), ``float32_rtol`` (larger
-    models round more in float32).
+    ``compile`` (check ``torch.compile``; slow, off by default), ``float32_rtol`` and
+    ``float32_energy_rtol`` (larger models round more in float32).
     """
 
     backends: tuple[str, ...] = ()
     compile: bool = False
     #: forces and stress of the float32 copy, relative to the largest entry
     float32_rtol: float = 1e-5
+    #: energies of the float32 copy, relative to the largest energy
+    float32_energy_rtol: float = 1e-6
 
     @staticmethod
     def _periodic(structures) -> list[Configuration]:
@@ -574,7 +608,9 @@ class ModelTests:
             check_head_independence(model, structures[0], changed=head)
 
     def test_float32_agrees_with_float64(self, model, structures):
-        check_dtype_agreement(model, structures, rtol=self.float32_rtol)
+        check_dtype_agreement(
+            model, structures, rtol=self.float32_rtol, energy_rtol=self.float32_energy_rtol
+        )
 
     def test_backend_parity(self, model, structures):
         if not self.backends:

@@ -37,7 +37,8 @@ def centred_energy_mae(
     """MAE (meV/atom) of per-atom energies centred within each group.
 
     Args:
-        predicted, reference: ``[C]`` total energies (eV).
+        predicted: ``[C]`` predicted total energies (eV).
+        reference: ``[C]`` reference total energies (eV).
         num_atoms: ``[C]`` atom counts.
         groups: ``C`` group names (a molecule, a crystal family); groups of one structure
             contribute zero error and are counted.

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
-from mmh_data import LABEL_NAMES, AtomicGraph, ErrorAccumulator, collate
+from mmh_data import LABEL_NAMES, AtomicGraph, Configuration, ErrorAccumulator, collate
 from mmh_heads import MultiHeadMACE
 
 from ._distributed import DistributedContext, all_reduce_sum
@@ -28,7 +28,12 @@ class EvaluationGraphs(Sequence):
         head_indices: The model's ``head_indices`` (head names to indices).
     """
 
-    def __init__(self, configs: Sequence, build, head_indices) -> None:
+    def __init__(
+        self,
+        configs: Sequence[Configuration],
+        build: Callable[[Configuration], AtomicGraph],
+        head_indices: Callable[[Sequence[str]], torch.Tensor],
+    ) -> None:
         self.configs, self.build, self.head_indices = configs, build, head_indices
         self._index: dict[str, int] = {}
 

@@ -189,6 +189,7 @@ def render(name: str) -> str:
         "",
         "```python",
         "from mmh_data import datasets",
+        "",
         f'frames = datasets.load_atoms("{name}", "{next(iter(splits))}")  # list of ase.Atoms',
         f'e0 = datasets.isolated_atom_energies("{name}")  # {{Z: eV}}',
         "```",

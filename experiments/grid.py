@@ -1,12 +1,22 @@
-"""The ablation grid on the bundled data: block × max_L × replay fraction.
+"""The ablation grid on the bundled data: block × max_L × replay fraction, several seeds.
 
-Every model is pre-trained on ``bulk`` for the same wall time (matched cost), then
-fine-tuned with ``surf`` and ``mol`` heads for the same number of steps at each replay
-fraction: the share of every batch drawn from a replay buffer of ``bulk`` crystals
-(0 means no replay: the ``bulk`` head is kept untrained). A ``naive`` cell fine-tunes the
-single ``bulk`` head on ``mol`` alone. Each cell evaluates every head on every bundled test
-split, the base head on ``bulk`` training crystals (what it learnt) and on ``mol-base``
-(cross-domain, same level of theory), and runs the physicality suite on the base head.
+Protocol:
+
+- Every model is pre-trained on ``bulk`` for the same number of **steps** (never a wall
+  time, which depends on the load of the machine), and the model kept is the one with the
+  lowest loss on the in-distribution ``valid`` split (held-out frames of the training
+  families). Each cell records whether its validation force error has plateaued (under 5 %
+  change over the last quarter of the run).
+- It is then fine-tuned with ``surf`` and ``mol`` heads for the same number of steps at
+  each replay fraction: the share of every batch drawn from a replay buffer of ``bulk``
+  crystals (0 means no replay: the ``bulk`` head is kept untrained). A ``naive`` cell
+  fine-tunes the single ``bulk`` head on ``mol`` alone.
+- Each cell evaluates every head on the in-distribution ``test`` and the
+  out-of-distribution ``ood`` splits of every bundled dataset, the base head on the ``bulk``
+  training crystals (what it learnt) and on ``mol-base`` (cross-domain, same level of
+  theory), with skill against the zero-force and per-element-linear baselines, energies
+  centred per family, and per-family errors; it runs the physicality suite on the base
+  head. Its JSON records ``best_step``, the validation curves, steps and CPU seconds.
 
 Cells run as separate processes (``--jobs`` at a time, one thread each), resume from their
 last checkpoint when interrupted, and skip when their JSON exists. One JSON per cell goes
@@ -14,9 +24,9 @@ to ``--out``; models, checkpoints and logs to ``--work``.
 
 Usage::
 
-    uv run python experiments/grid.py --jobs 2                      # the whole grid, seed 0
-    uv run python experiments/grid.py --jobs 2 --seeds 1 --max-L 1  # a second seed
-    uv run python experiments/summarize.py                           # tables and plots
+    uv run python experiments/grid.py --jobs 2 --seeds 0 1 2          # the whole grid
+    uv run python experiments/grid.py --jobs 2 --seeds 0 --max-L 1    # a part of it
+    uv run python experiments/summarize.py                             # tables and plots
 """
 
 from __future__ import annotations
@@ -31,18 +41,25 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 HERE = Path(__file__).resolve().parent
 REPLAY_FRACTIONS = (0.0, 0.1, 0.3, 0.5)
+#: Control cells: the head each trains alone.
+CONTROLS = {"mol-only": "mol", "surf-only": "surf"}
+#: The share of each head in the batches of a replay-0.3 fine-tuning (mmh-train logs its
+#: batch as {'surf': 3, 'mol': 4, 'bulk (replay)': 3}): a control trains for this share of
+#: the fine-tuning steps, so that it sees as many structures of its data.
+CONTROL_SHARE = {"mol": 0.4, "surf": 0.3}
 
 
 @dataclass(frozen=True)
 class Budget:
     """What every cell of one grid gets; stored in each cell's JSON."""
 
-    pretrain_minutes: float = 5.0
-    finetune_steps: int = 200
+    pretrain_steps: int = 3000
+    finetune_steps: int = 600
     finetune_lr: float = 0.002
     replay_pool_fraction: float = 0.5
     mol_train: int = 1000
@@ -57,7 +74,9 @@ class Cell:
     block: str
     max_L: int
     seed: int
-    mode: str = "pretrain"  # "pretrain", "replay" (fraction 0: no replay) or "naive"
+    # "pretrain", "replay" (fraction 0: no replay), "naive", or a control: "mol-only" /
+    # "surf-only" (that head alone, from scratch, on as many structures as in fine-tuning)
+    mode: str = "pretrain"
     replay: float | None = None
     bridging: float = 0.0  # domain-bridging structures, as a fraction of the training data
     regularize: bool = False  # selective regularisation of the heads' readouts
@@ -68,8 +87,8 @@ class Cell:
 
     @property
     def name(self) -> str:
-        if self.mode == "pretrain":
-            return f"pretrain-{self.model_name}"
+        if self.mode in ("pretrain", *CONTROLS):
+            return f"{self.mode}-{self.model_name}"
         if self.mode == "naive":
             return f"naive-{self.model_name}"
         extra = f"-dbs{self.bridging:g}" if self.bridging else ""
@@ -82,7 +101,10 @@ class Cell:
 
     @property
     def base_head(self) -> str:
-        """The head that plays the base head's part (naive: the one head, trained on mol)."""
+        """The head that plays the base head's part (naive: the one head, trained on mol;
+        a control: its one head)."""
+        if self.mode in CONTROLS:
+            return CONTROLS[self.mode]
         return "mol" if self.mode == "naive" else "bulk"
 
 
@@ -91,8 +113,25 @@ def pretrain_config(cell: Cell, budget: Budget, work: Path) -> dict:
     cfg["output"] = str(work / cell.name)
     cfg["seed"] = cell.seed
     cfg["model"].update(block=cell.block, max_L=cell.max_L)
-    cfg["training"].update(epochs=1000, max_minutes=budget.pretrain_minutes, num_threads=1)
+    cfg["training"].update(
+        epochs=100000, max_steps=budget.pretrain_steps, max_minutes=None, num_threads=1
+    )
     cfg["logging"] = {"progress": False}
+    return cfg
+
+
+def control_config(cell: Cell, budget: Budget, work: Path) -> dict:
+    """One head alone (``mol`` or ``surf``), trained from scratch with the architecture and
+    optimiser of the pre-trained models on as many structures of its data as the head sees
+    in fine-tuning (`CONTROL_SHARE`): the single-domain contrast of the cross-learning
+    claims."""
+    cfg = pretrain_config(cell, budget, work)
+    head = CONTROLS[cell.mode]
+    data = {"dataset": head, "e0s": "average"}
+    if head == "mol":
+        data["max_train"] = budget.mol_train
+    cfg["heads"] = {head: data}
+    cfg["training"]["max_steps"] = round(budget.finetune_steps * CONTROL_SHARE[head])
     return cfg
 
 
@@ -114,7 +153,9 @@ def finetune_config(cell: Cell, budget: Budget, work: Path) -> dict:
         ft["replay"].pop("count")
         ft["replay"].update(fraction=budget.replay_pool_fraction, batch_share=cell.replay)
     cfg["optimizer"]["lr"] = budget.finetune_lr
-    cfg["training"].update(epochs=1000, max_steps=budget.finetune_steps, num_threads=1)
+    cfg["training"].update(
+        epochs=100000, max_steps=budget.finetune_steps, max_minutes=None, num_threads=1
+    )
     cfg["logging"] = {"progress": False}
     if cell.bridging or cell.regularize:
         add_bridging(cfg, cell, budget)
@@ -153,12 +194,45 @@ def add_bridging(cfg: dict, cell: Cell, budget: Budget) -> None:
 
 
 def evaluations(cell: Cell, heads: list[str]) -> list[tuple[str, str, str]]:
-    """Every head on every test split, and the base head on the ``bulk`` training split."""
+    """Every head on the in-distribution and out-of-distribution splits of every dataset,
+    and the base head on the ``bulk`` training split."""
     from common import TEST_SETS
+    from mmh_data import datasets as bundled
 
     out = [(cell.base_head, "bulk", "train")]
-    out += [(head, dataset, "test") for head in heads for dataset in TEST_SETS]
+    for head in heads:
+        for dataset in TEST_SETS:
+            out += [
+                (head, dataset, split)
+                for split in ("test", "ood")
+                if split in bundled.metadata(dataset)["splits"]
+            ]
     return out
+
+
+def curves(metrics: list[dict]) -> dict[str, dict[str, list]]:
+    """Validation curves per head: steps and force and energy MAEs."""
+    out: dict[str, dict[str, list]] = {}
+    for m in metrics:
+        if m.get("kind") != "valid":
+            continue
+        c = out.setdefault(m["head"], {"step": [], "forces_mae": [], "energy_mae": []})
+        c["step"].append(m["step"])
+        c["forces_mae"].append(m.get("forces_mae"))
+        c["energy_mae"].append(m.get("energy_mae"))
+    return out
+
+
+def plateau(curve: dict[str, list], tolerance: float = 0.05) -> dict:
+    """Whether the best validation force error changed by less than ``tolerance`` over the
+    last quarter of the run (the change of the running minimum)."""
+    steps, values = curve["step"], curve["forces_mae"]
+    if len(values) < 4 or any(v is None for v in values):
+        return {"reached": False, "change": None}
+    best = np.minimum.accumulate(np.array(values, dtype=float))
+    cut = int(np.searchsorted(steps, steps[-1] * 0.75))
+    change = float((best[cut] - best[-1]) / best[cut])
+    return {"reached": change < tolerance, "change": change}
 
 
 def physicality(model_file: Path, head: str, points: int) -> dict:
@@ -187,19 +261,29 @@ def run_cell(cell: Cell, budget: Budget, work: Path, out: Path) -> None:
     results_file = run_dir / "results.json"
     if not results_file.exists():
         run_dir.mkdir(parents=True, exist_ok=True)
-        make = pretrain_config if cell.mode == "pretrain" else finetune_config
+        make = {"pretrain": pretrain_config, **dict.fromkeys(CONTROLS, control_config)}.get(
+            cell.mode, finetune_config
+        )
         config = run_dir / "input.yaml"
         config.write_text(yaml.safe_dump(make(cell, budget, work), sort_keys=False))
-        recipe = "pretrain" if cell.mode == "pretrain" else "finetune"
+        recipe = "finetune" if make is finetune_config else "pretrain"
         args = [recipe, str(config)]
         if (run_dir / "checkpoint.pt").exists():
             args.append("--resume")
+        cpu = time.process_time()
         code = mmh_train(args)
         if code != 0:
             raise SystemExit(f"{cell.name}: mmh-train exited with {code}")
+        # CPU seconds of this (last) training process; a resumed run adds its earlier part
+        spent = run_dir / "cpu_s.json"
+        before = json.loads(spent.read_text())["cpu_s"] if spent.exists() else 0.0
+        spent.write_text(json.dumps({"cpu_s": before + time.process_time() - cpu}))
     trained = json.loads(results_file.read_text())
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     wall = max((m.get("elapsed", 0.0) for m in metrics), default=0.0)
+    cpu_file = run_dir / "cpu_s.json"
+    cpu_s = json.loads(cpu_file.read_text())["cpu_s"] if cpu_file.exists() else None
+    valid_curves = curves(metrics)
     model_file = run_dir / "model.safetensors"
     heads = load_model(model_file).heads
     result = {
@@ -207,13 +291,25 @@ def run_cell(cell: Cell, budget: Budget, work: Path, out: Path) -> None:
         **asdict(cell),
         "base_head": cell.base_head,
         "heads": heads,
-        "pretrained": None if cell.mode == "pretrain" else cell.parent.name,
+        "pretrained": None if cell.mode in ("pretrain", *CONTROLS) else cell.parent.name,
         "budget": asdict(budget),
-        "training": {"steps": trained["steps"], "stopped": trained["stopped"], "wall_s": wall},
+        "training": {
+            "steps": trained["steps"],
+            "best_step": trained["best_step"],
+            "stopped": trained["stopped"],
+            "wall_s": wall,
+            "cpu_s": cpu_s,
+            "curves": valid_curves,
+            "plateau": {h: plateau(c) for h, c in valid_curves.items()},
+        },
         "errors": evaluate_model(
             model_file, evaluations(cell, heads), max_frames=budget.eval_frames
         ),
-        "physicality": physicality(model_file, cell.base_head, budget.diatomic_points),
+        "physicality": (
+            physicality(model_file, cell.base_head, budget.diatomic_points)
+            if budget.diatomic_points
+            else None
+        ),
     }
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f"{cell.name}.json.tmp"
@@ -227,9 +323,12 @@ def grid_cells(args: argparse.Namespace) -> list[Cell]:
         for block in args.blocks:
             for max_L in args.max_L:
                 cells.append(Cell(block, max_L, seed))
+                if args.finetune_blocks is not None and block not in args.finetune_blocks:
+                    continue  # pre-training only
                 cells += [Cell(block, max_L, seed, "replay", r) for r in args.replay]
                 if args.naive:
                     cells.append(Cell(block, max_L, seed, "naive"))
+                cells += [Cell(block, max_L, seed, mode) for mode in args.controls]
     return cells
 
 
@@ -253,7 +352,7 @@ def _launch(cell: Cell, args: argparse.Namespace, parent: Future | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "grid")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "claims")
     parser.add_argument("--work", type=Path, default=Path("runs/grid"))
     parser.add_argument("--jobs", type=int, default=2, help="cells run at once (2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -261,6 +360,10 @@ def main() -> None:
     parser.add_argument("--max-L", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--replay", type=float, nargs="*", default=list(REPLAY_FRACTIONS))
     parser.add_argument("--no-naive", dest="naive", action="store_false")
+    parser.add_argument(
+        "--finetune-blocks", nargs="+", default=None, help="fine-tune and control these only"
+    )
+    parser.add_argument("--controls", nargs="*", default=list(CONTROLS), choices=list(CONTROLS))
     for name, value in asdict(Budget()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     parser.add_argument("--cell", help=argparse.SUPPRESS)  # internal: run one cell
@@ -281,7 +384,8 @@ def main() -> None:
         # pre-trainings are queued first, so a fine-tuning waiting for its parent never
         # holds the slot the parent needs
         for cell in sorted(cells, key=lambda c: c.mode != "pretrain"):
-            parent = futures.get(cell.parent.name) if cell.mode != "pretrain" else None
+            independent = cell.mode in ("pretrain", *CONTROLS)
+            parent = None if independent else futures.get(cell.parent.name)
             futures[cell.name] = pool.submit(_launch, cell, args, parent)
     failed = [name for name, f in futures.items() if f.exception() is not None]
     for name in failed:

@@ -108,6 +108,16 @@ def _weight(atoms, key: str, file, frame) -> float:
     return out
 
 
+def _reject_head_key(atoms, file, frame) -> None:
+    if _FILE_KEYS.head in atoms.info:
+        raise UnknownHeadError(
+            "a bridging frame trains every head it has labels for; remove its 'head' key",
+            file=file,
+            frame=frame,
+            key=_FILE_KEYS.head,
+        )
+
+
 def _configuration(atoms, head: str, keys, *, file, frame, weight: float) -> Configuration:
     labels = {}
     for name, key in keys.items():
@@ -179,13 +189,7 @@ def bridging_configurations(
     allowed = None if elements is None else sorted(int(z) for z in elements)
     for k, atoms in enumerate(frames):
         frame = k if indices is None else int(indices[k])
-        if _FILE_KEYS.head in atoms.info:
-            raise UnknownHeadError(
-                "a bridging frame trains every head it has labels for; remove its 'head' key",
-                file=source,
-                frame=frame,
-                key=_FILE_KEYS.head,
-            )
+        _reject_head_key(atoms, source, frame)
         for head in bridging_heads(atoms, labels):
             config = _configuration(
                 atoms, head, labels[head], file=source, frame=frame, weight=weight
@@ -233,13 +237,7 @@ class _BridgingConverter:
         self.elements, self.min_distance = elements, min_distance
 
     def convert(self, atoms, *, file: str | None = None, frame: int | None = None):
-        if _FILE_KEYS.head in atoms.info:
-            raise UnknownHeadError(
-                "a bridging frame trains every head it has labels for; remove its 'head' key",
-                file=file,
-                frame=frame,
-                key=_FILE_KEYS.head,
-            )
+        _reject_head_key(atoms, file, frame)
         config = _configuration(
             atoms, self.head, self.keys, file=file, frame=frame, weight=self.weight
         )

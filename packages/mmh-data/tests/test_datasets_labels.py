@@ -67,6 +67,35 @@ def test_stored_gfn1_labels_of_mol_match_a_recomputation(checks):
     assert all(a.arrays["GFN1_forces"].shape == (len(a), 3) for a in with_gfn1)
 
 
+def test_stored_interaction_energies_match_a_recomputation(checks):
+    if "interaction" not in checks:
+        pytest.skip("dataset mol not generated in this checkout")
+    assert checks["interaction"]["frames"] == 10
+    assert checks["interaction"]["energy"] < 1e-6
+    stored = datasets.metadata("mol")["relative"]["interaction"]["frames"]
+    assert sum(stored.values()) == checks["interaction"]["dimers"] > 500
+
+
+def test_adsorption_set_is_relaxed_and_its_labels_match_a_recomputation(checks):
+    if "adsorption" not in checks:
+        pytest.skip("dataset surf not generated in this checkout")
+    worst = checks["adsorption"]
+    assert worst["frames"] == 4 + 3
+    assert worst["energy"] < 1e-6
+    assert worst["forces"] < 1e-5
+    summary = datasets.metadata("surf")["relative"]["adsorption"]
+    frames = datasets.load_adsorption()
+    energies = {a.info["family"]: a.info["REF_energy"] for a in frames}
+    # the stored reference adsorption energies are those of the stored structures
+    assert datasets.adsorption_energies(energies) == pytest.approx(
+        summary["adsorption_energies"], abs=1e-9
+    )
+    # every relaxation that ran reached the force threshold, or ran its full budget
+    for family, r in summary["relaxations"].items():
+        if r["evaluations"]:
+            assert r["fmax"] <= summary["fmax"] or r["evaluations"] > 200, family
+
+
 def test_forces_match_finite_differences(checks):
     rows = checks["finite_differences"]
     assert len({(r["dataset"], r["stored"]) for r in rows}) >= 5

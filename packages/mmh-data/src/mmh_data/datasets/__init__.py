@@ -15,6 +15,12 @@ name           level        content
 ``bridging_names()`` the domain-bridging sets, whose frames carry one label set per level
 (``gfn1_energy``, ``gfn1_forces``, ``gfn1_stress``, ``gfn2_energy``...).
 
+Relative energies: the dimer frames of ``mol`` carry their interaction energy
+(``info["REF_interaction_energy"]``; ``split_dimer`` gives the monomers), and
+``load_adsorption()`` gives the adsorption set of ``surf`` (relaxed slabs with and without
+adsorbates, and gas references), whose adsorption energies ``adsorption_energies``
+computes from total energies.
+
 Example:
     >>> from mmh_data import datasets
     >>> frames = datasets.load_atoms("bulk", "train")
@@ -27,16 +33,20 @@ import json
 from pathlib import Path
 
 from . import _store
+from ._relative import adsorption_energies, split_dimer
 
 __all__ = [
+    "adsorption_energies",
     "bridging_names",
     "isolated_atom_energies",
     "label_levels",
+    "load_adsorption",
     "load_arrays",
     "load_atoms",
     "metadata",
     "names",
     "path",
+    "split_dimer",
 ]
 
 _DATA = Path(__file__).parent / "data"
@@ -114,6 +124,14 @@ def load_atoms(name: str, split: str) -> list:
 
         return to_atoms(load_arrays(name, split))
     return _store.to_atoms(load_arrays(name, split))
+
+
+def load_adsorption() -> list:
+    """The adsorption set of ``surf`` as ``ase.Atoms``: relaxed slabs with and without
+    adsorbates and the gas references, one frame per ``info["family"]``; the reference
+    adsorption energies are ``metadata("surf")["relative"]["adsorption"]``. See
+    `adsorption_energies` and ``mmh_data.datasets._relative``."""
+    return _store.to_atoms(_store.load(_DATA / "surf" / "adsorption.npz"))
 
 
 def label_levels(name: str) -> dict[str, dict[str, str]]:

@@ -177,6 +177,7 @@ def render(name: str) -> str:
             f"{info['command'].split('--workers ')[-1]} workers).",
             "",
         ]
+    lines += _relative_lines(meta.get("relative", {}))
     loads = _time_loads(name)
     first = next(iter(splits))
     size = sum(p.stat().st_size for p in path(name, next(iter(splits))).parent.iterdir())
@@ -211,6 +212,64 @@ def render(name: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _relative_lines(relative: dict) -> list[str]:
+    """The relative energies stored with a dataset (see `_relative`)."""
+    lines = []
+    if "interaction" in relative:
+        info = relative["interaction"]
+        counts = ", ".join(f"{k} {v}" for k, v in info["frames"].items())
+        lines += [
+            "## Interaction energies of the dimers",
+            "",
+            f"Every dimer frame (family `dimer:A+B`, the atoms of A first) carries its "
+            f"interaction energy at {info['method']}, {info['definition']}, in "
+            '`info["REF_interaction_energy"]` (eV); `datasets.split_dimer` gives the two '
+            f"monomers. Dimers per split: {counts}. Command: `{info['command']}` "
+            f"({info['wall_s']:.0f} s).",
+            "",
+        ]
+    if "adsorption" in relative:
+        info = relative["adsorption"]
+        energies = info["adsorption_energies"]
+        ran = {f: r for f, r in info["relaxations"].items() if r["evaluations"]}
+        failed = sorted(set(info["relaxations"]) - set(ran))
+        short = {f: r["fmax"] for f, r in ran.items() if r["fmax"] > info["fmax"]}
+        unconverged = "".join(
+            f"; {f} stopped at the step limit with {v:.3f} eV/Å" for f, v in sorted(short.items())
+        )
+        lines += [
+            "## Adsorption set",
+            "",
+            f"`{info['file']}` (not a split; `datasets.load_adsorption()`): every surface with "
+            f"every adsorbate and clean, relaxed at {info['method']} from the dataset's own "
+            f"starting structures (bottom layer fixed; {len(ran) - len(short)} of "
+            f"{len(info['relaxations'])} structures to forces below {info['fmax']} eV/Å"
+            f"{unconverged}), "
+            f"and the gas references {', '.join(info['gas_references'])} relaxed in vacuum. "
+            "The adsorption energy per adsorbate uses the Open Catalyst chemical potentials "
+            "(mu_H = E(H2)/2, mu_O = E(H2O) − E(H2), mu_C = E(CO) − mu_O); "
+            "`datasets.adsorption_energies` computes it from total energies. Command: "
+            f"`{info['command']}` ({info['wall_s'] / 60:.1f} min)."
+            + (
+                f" The first SCF of {', '.join(failed)} did not converge; "
+                f"{'it is' if len(failed) == 1 else 'they are'} left out."
+                if failed
+                else ""
+            ),
+            "",
+            "These are GFN1-xTB values, and several are far from physical adsorption "
+            "energies (H2O on Al(111), Pd(111) and Pt(111) below −7 eV): GFN1-xTB is a poor "
+            "model of metal surfaces. The set tests whether a head reproduces the relative "
+            "energies of its own level of theory, not chemistry.",
+            "",
+            "| system | E_ads (eV) |",
+            "|---|---|",
+            *(f"| {k} | {v:+.3f} |" for k, v in sorted(energies.items())),
+            "",
+        ]
+    return lines
 
 
 def render_index() -> str:
@@ -263,9 +322,15 @@ def render_index() -> str:
             )
     lines += [
         "",
-        "Splits are by structure family (crystal, surface system, molecule, dimer pair): test "
-        "crystals and molecules are never seen in training. GFN1 and GFN2 are genuinely "
-        "inconsistent: see the GFN2 − GFN1 analysis on the [`mol`](mol.md) page.",
+        "A structure family is a crystal, a surface system, a molecule or a dimer pair: "
+        "`ood` families are never seen in training, and frames of one geometry stay in one "
+        "split. GFN1 and GFN2 are genuinely inconsistent: see the GFN2 − GFN1 analysis on "
+        "the [`mol`](mol.md) page.",
+        "",
+        "Relative energies: the `mol` dimers carry their interaction energies, and `surf` "
+        "has an adsorption set of relaxed slabs, adsorbates and gas references with its "
+        "reference adsorption energies (see the [`mol`](mol.md) and [`surf`](surf.md) "
+        "pages).",
         "",
         "```python",
         "from mmh_data import datasets",
@@ -273,12 +338,13 @@ def render_index() -> str:
         "datasets.names()  # ['bulk', 'surf', 'mol', 'mol-base']",
         "datasets.bridging_names()  # ['bridge']",
         'frames = datasets.load_atoms("bulk", "train")',
+        "slabs = datasets.load_adsorption()  # the surf adsorption set",
         'datasets.metadata("bulk")["provenance"]  # method, tblite version, settings, seed, timing',
         "```",
         "",
         "Command line (`mmh-data datasets ...` or `python -m mmh_data.datasets ...`): "
         "`info`, `export NAME SPLIT -o FILE.xyz`, `generate NAME|all [--workers N] [--seed S]`, "
-        "`levels`, `plots`, `datasheets`.",
+        "`resplit NAME`, `relabel mol`, `relative mol|surf`, `levels`, `plots`, `datasheets`.",
         "",
     ]
     return "\n".join(lines)

@@ -108,7 +108,8 @@ def load(path: Path) -> dict[str, np.ndarray]:
 
 def to_atoms(arrays: dict[str, np.ndarray]) -> list:
     """Convert storage arrays to ``ase.Atoms`` with ``REF_*`` labels in ``info``/``arrays``
-    (and ``GFN1_energy``/``GFN1_forces`` where a second level is stored)."""
+    (and ``GFN1_energy``/``GFN1_forces`` where a second level is stored, and
+    ``REF_interaction_energy`` on dimer frames)."""
     from ase import Atoms
 
     offsets = arrays["offsets"]
@@ -130,6 +131,9 @@ def to_atoms(arrays: dict[str, np.ndarray]) -> list:
         atoms.info["config_type"] = str(arrays["config_type"][i])
         atoms.info["family"] = str(arrays["family"][i])
         atoms.arrays["REF_forces"] = forces[lo:hi].copy()
+        if "interaction_energy" in arrays and np.isfinite(arrays["interaction_energy"][i]):
+            # dimer frames (see `_relative`)
+            atoms.info["REF_interaction_energy"] = float(arrays["interaction_energy"][i])
         for level in extra:  # a second level on the same geometries (see `_relabel`)
             if arrays[f"has_{level}"][i]:
                 atoms.info[f"{level.upper()}_energy"] = float(arrays[f"{level}_energy"][i])

@@ -110,6 +110,44 @@ def extra_level_recompute(name: str, level: str, count: int = 20, seed: int = 5)
     return worst
 
 
+def interaction_recompute(count: int = 10, seed: int = 13) -> dict:
+    """Largest deviation (eV) between the stored interaction energies of ``count`` random
+    ``mol`` dimer frames and a recomputation of their monomers."""
+    from . import metadata
+    from ._label import make_calculator
+    from ._relative import split_dimer
+
+    method = metadata("mol")["provenance"]["method"]
+    frames = [a for a in _frames("mol") if "REF_interaction_energy" in a.info]
+    worst = 0.0
+    for atoms in _pick(frames, count, seed):
+        value = atoms.info["REF_energy"]
+        for part in split_dimer(atoms, atoms.info["family"]):
+            part.calc = make_calculator(method)
+            value -= part.get_potential_energy()
+        worst = max(worst, abs(value - atoms.info["REF_interaction_energy"]))
+    return {"energy": worst, "frames": count, "dimers": len(frames)}
+
+
+def adsorption_recompute(count: int = 4, seed: int = 17) -> dict:
+    """Largest deviations between the stored labels of ``count`` random structures of the
+    adsorption set (and every gas reference) and a recomputation."""
+    from . import load_adsorption
+    from ._label import make_calculator
+
+    frames = load_adsorption()
+    gas = [a for a in frames if a.info["family"].startswith("gas:")]
+    slabs = [a for a in frames if not a.info["family"].startswith("gas:")]
+    worst = {"energy": 0.0, "forces": 0.0, "frames": count + len(gas)}
+    for atoms in _pick(slabs, count, seed) + gas:
+        ref = atoms.copy()
+        ref.calc = make_calculator("GFN1-xTB")
+        dev_e = abs(ref.get_potential_energy() - atoms.info["REF_energy"])
+        dev_f = float(np.abs(ref.get_forces() - atoms.arrays["REF_forces"]).max())
+        worst["energy"], worst["forces"] = max(worst["energy"], dev_e), max(worst["forces"], dev_f)
+    return worst
+
+
 def run_checks(names=("bulk", "surf", "mol", "mol-base")) -> dict:
     """All checks on the bundled datasets present in ``names``; a JSON-able dict."""
     from . import names as present
@@ -124,6 +162,9 @@ def run_checks(names=("bulk", "surf", "mol", "mol-base")) -> dict:
     if "mol" in have:
         out["levels"] = levels()
         out["extra_levels"] = {"mol/gfn1": extra_level_recompute("mol", "gfn1")}
+        out["interaction"] = interaction_recompute()
+    if "surf" in have:
+        out["adsorption"] = adsorption_recompute()
     return out
 
 

@@ -41,6 +41,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     rel.add_argument("--data", type=Path, default=None, help="data dir (default: the package)")
     rel.set_defaults(func=_relabel)
 
+    rel = sub.add_parser("relative", help="interaction energies (mol) or the adsorption set (surf)")
+    rel.add_argument("name", choices=["mol", "surf"])
+    rel.add_argument("--workers", type=int, default=2)
+    rel.add_argument("--seed", type=int, default=0, help="surf: the generation seed")
+    rel.add_argument("--data", type=Path, default=None, help="data dir (default: the package)")
+    rel.set_defaults(func=_relative)
+
     exp = sub.add_parser("export", help="write a split to extended XYZ")
     exp.add_argument("name")
     exp.add_argument("split", choices=["train", "valid", "test", "ood"])
@@ -92,6 +99,17 @@ def _relabel(args) -> int:
         f"{args.name}: {summary['frames']} frames labelled at {summary['method']}, "
         f"{summary['scf_failures']} SCF failures, {summary['wall_s']:.0f} s"
     )
+    return 0
+
+
+def _relative(args) -> int:
+    from ._relative import interaction_energies, make_adsorption_set
+
+    if args.name == "mol":
+        summary = interaction_energies("mol", workers=args.workers, data=args.data)
+    else:
+        summary = make_adsorption_set(seed=args.seed, workers=args.workers, data=args.data)
+    print(f"done in {summary['wall_s']:.0f} s")
     return 0
 
 

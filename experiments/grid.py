@@ -1,4 +1,5 @@
-"""The ablation grid on the bundled data: block × max_L × replay fraction, several seeds.
+"""The ablation grid on the bundled data: block × max_L × replay fraction, several seeds,
+with the controls and the SevenNet-Omni cells of the claims table.
 
 Protocol:
 
@@ -6,27 +7,51 @@ Protocol:
   time, which depends on the load of the machine), and the model kept is the one with the
   lowest loss on the in-distribution ``valid`` split (held-out frames of the training
   families). Each cell records whether its validation force error has plateaued (under 5 %
-  change over the last quarter of the run).
+  change over the last quarter of the run). A pre-training whose JSON has fewer steps than
+  ``--pretrain-steps`` is run on from its last checkpoint: the schedule depends on the
+  validation loss only, so that is the longer run.
 - It is then fine-tuned with ``surf`` and ``mol`` heads for the same number of steps at
   each replay fraction: the share of every batch drawn from a replay buffer of ``bulk``
   crystals (0 means no replay: the ``bulk`` head is kept untrained). A ``naive`` cell
   fine-tunes the single ``bulk`` head on ``mol`` alone.
+- Controls: ``mol-only`` and ``surf-only`` train that head alone from scratch on as many
+  structures of its data as the fine-tuned head sees (``--control-lr``: at which learning
+  rates); ``continue`` runs the pre-training on for the fine-tuning steps on ``bulk``
+  alone; ``pooled`` trains one head on the training data of all three datasets pooled
+  (each at its own level of theory) for the pre-training plus the fine-tuning steps.
+- SevenNet-Omni's ideas on the replay-0.3 cell: ``--dbs`` (domain-bridging fractions) and
+  ``--regularize``. ``--lr`` adds replay-0.3 cells at other learning rates, and
+  ``--mol-sizes`` the mol data-size sweep at the first of them, each size with its
+  ``mol-only`` control at the same rate.
 - Each cell evaluates every head on the in-distribution ``test`` and the
   out-of-distribution ``ood`` splits of every bundled dataset, the base head on the ``bulk``
-  training crystals (what it learnt) and on ``mol-base`` (cross-domain, same level of
+  training split (what it learnt) and on ``mol-base`` (cross-domain, same level of
   theory), with skill against the zero-force and per-element-linear baselines, energies
   centred per family, and per-family errors; it runs the physicality suite on the base
-  head. Its JSON records ``best_step``, the validation curves, steps and CPU seconds.
+  head (``--diatomic-points 0``: not). Its JSON records ``best_step``, the validation
+  curves, steps and CPU seconds.
 
 Cells run as separate processes (``--jobs`` at a time, one thread each), resume from their
 last checkpoint when interrupted, and skip when their JSON exists. One JSON per cell goes
-to ``--out``; models, checkpoints and logs to ``--work``.
+to ``--out``; models, checkpoints and logs to ``--work``. The CPU seconds of a cell are
+those of its completed training processes: a process that was killed is not counted.
 
-Usage::
+Usage (the claims table's cells; ``experiments/relative.py`` then adds the relative
+energies, ``experiments/claims.py`` writes the table)::
 
-    uv run python experiments/grid.py --jobs 2 --seeds 0 1 2          # the whole grid
-    uv run python experiments/grid.py --jobs 2 --seeds 0 --max-L 1    # a part of it
-    uv run python experiments/summarize.py                             # tables and plots
+    uv run python experiments/grid.py --jobs 2 --seeds 0 1 2 --blocks nonlinear linear \\
+        --finetune-blocks nonlinear --max-L 1 --replay 0 0.3 --no-naive \\
+        --pretrain-steps 8000 --eval-frames 150 --diatomic-points 0 \\
+        --control-lr default 0.002 --dbs 0.05 --regularize --lr 0.01 --mol-sizes 50 250 \\
+        --continuation
+    uv run python experiments/grid.py --jobs 2 --seeds 0 1 2 --blocks nonlinear \\
+        --finetune-blocks none --max-L 1 2 --replay --controls --pretrain-steps 2500 \\
+        --eval-frames 150 --diatomic-points 0 --out experiments/results/claims/steps2500 \\
+        --work runs/grid-2500
+    uv run python experiments/grid.py --jobs 2 --seeds 0 1 2 --blocks nonlinear \\
+        --finetune-blocks nonlinear --max-L 1 --replay 0.3 --no-naive --controls --pooled \\
+        --pretrain-steps 2500 --eval-frames 150 --diatomic-points 0 \\
+        --out experiments/results/claims/steps2500 --work runs/grid-2500
 """
 
 from __future__ import annotations
@@ -34,6 +59,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -52,6 +78,8 @@ CONTROLS = {"mol-only": "mol", "surf-only": "surf"}
 #: batch as {'surf': 3, 'mol': 4, 'bulk (replay)': 3}): a control trains for this share of
 #: the fine-tuning steps, so that it sees as many structures of its data.
 CONTROL_SHARE = {"mol": 0.4, "surf": 0.3}
+#: The one head of the pooled control, and the datasets it pools.
+POOLED_HEAD, POOLED = "pooled", ("bulk", "surf", "mol")
 
 
 @dataclass(frozen=True)
@@ -74,12 +102,17 @@ class Cell:
     block: str
     max_L: int
     seed: int
-    # "pretrain", "replay" (fraction 0: no replay), "naive", or a control: "mol-only" /
-    # "surf-only" (that head alone, from scratch, on as many structures as in fine-tuning)
+    # "pretrain", "replay" (fraction 0: no replay), "naive", "continue" (the pre-training
+    # continued on bulk alone for the fine-tuning steps), "pooled" (one head on the
+    # training data of every dataset pooled, from scratch, for the pre-training and the
+    # fine-tuning steps) or a control: "mol-only" / "surf-only" (that head alone, from
+    # scratch, on as many structures as in fine-tuning)
     mode: str = "pretrain"
     replay: float | None = None
     bridging: float = 0.0  # domain-bridging structures, as a fraction of the training data
     regularize: bool = False  # selective regularisation of the heads' readouts
+    mol_train: int | None = None  # training molecules (None: the budget's)
+    lr: float | None = None  # learning rate (None: the recipe's, i.e. the budget's)
 
     @property
     def model_name(self) -> str:
@@ -87,13 +120,18 @@ class Cell:
 
     @property
     def name(self) -> str:
-        if self.mode in ("pretrain", *CONTROLS):
-            return f"{self.mode}-{self.model_name}"
-        if self.mode == "naive":
-            return f"naive-{self.model_name}"
         extra = f"-dbs{self.bridging:g}" if self.bridging else ""
         extra += "-reg" if self.regularize else ""
-        return f"replay{self.replay:g}{extra}-{self.model_name}"
+        extra += f"-mol{self.mol_train}" if self.mol_train is not None else ""
+        extra += f"-lr{self.lr:g}" if self.lr is not None else ""
+        if self.mode == "replay":
+            return f"replay{self.replay:g}{extra}-{self.model_name}"
+        return f"{self.mode}{extra}-{self.model_name}"
+
+    @property
+    def independent(self) -> bool:
+        """Trained from scratch (no pre-trained parent)."""
+        return self.mode in ("pretrain", "pooled", *CONTROLS)
 
     @property
     def parent(self) -> Cell:
@@ -105,7 +143,10 @@ class Cell:
         a control: its one head)."""
         if self.mode in CONTROLS:
             return CONTROLS[self.mode]
-        return "mol" if self.mode == "naive" else "bulk"
+        return {"naive": "mol", "pooled": POOLED_HEAD}.get(self.mode, "bulk")
+
+    def molecules(self, budget: Budget) -> int:
+        return budget.mol_train if self.mol_train is None else self.mol_train
 
 
 def pretrain_config(cell: Cell, budget: Budget, work: Path) -> dict:
@@ -129,9 +170,66 @@ def control_config(cell: Cell, budget: Budget, work: Path) -> dict:
     head = CONTROLS[cell.mode]
     data = {"dataset": head, "e0s": "average"}
     if head == "mol":
-        data["max_train"] = budget.mol_train
+        data["max_train"] = cell.molecules(budget)
     cfg["heads"] = {head: data}
     cfg["training"]["max_steps"] = round(budget.finetune_steps * CONTROL_SHARE[head])
+    if cell.lr is not None:
+        cfg["optimizer"]["lr"] = cell.lr
+    return cfg
+
+
+def pooled_config(cell: Cell, budget: Budget, work: Path) -> dict:
+    """One head on the training structures of ``bulk``, ``surf`` and the fine-tuning's
+    ``mol`` subset pooled in one file, labels at their own levels of theory, trained from
+    scratch for the pre-training plus the fine-tuning steps: the single-head contrast of
+    the multi-head design."""
+    from ase.io import write
+    from mmh_data import datasets as bundled
+
+    cfg = pretrain_config(cell, budget, work)
+    run_dir = work / cell.name
+    files = {}
+    for split in ("train", "valid"):
+        frames = []
+        for dataset in POOLED:
+            atoms = bundled.load_atoms(dataset, split)
+            if dataset == "mol" and split == "train":
+                atoms = [
+                    atoms[k] for k in mol_subset(len(atoms), cell.molecules(budget), cell.seed)
+                ]
+            frames += atoms
+        files[split] = run_dir / f"pooled-{split}.extxyz"
+        if not files[split].exists():
+            write(files[split], frames, format="extxyz")
+    keys = bundled.metadata("bulk")["keys"]
+    cfg["heads"] = {
+        POOLED_HEAD: {
+            "train": [str(files["train"])],
+            "valid": [str(files["valid"])],
+            "keys": {"energy": keys["energy"], "forces": keys["forces"], "stress": keys["stress"]},
+            "e0s": "average",
+        }
+    }
+    cfg["training"]["max_steps"] = budget.pretrain_steps + budget.finetune_steps
+    return cfg
+
+
+def mol_subset(n: int, size: int, seed: int) -> list[int]:
+    """The indices of the ``max_train`` subset mmh-train draws for a head of ``n``
+    structures (the same rule, so the pooled control trains on the molecules of the
+    fine-tuning)."""
+    if size >= n:
+        return list(range(n))
+    order = np.random.default_rng([seed, 17]).permutation(n)
+    return [int(k) for k in np.sort(order[:size])]
+
+
+def continue_config(cell: Cell, budget: Budget, work: Path) -> dict:
+    """The pre-training's own configuration, run on for the fine-tuning steps (it resumes
+    from a copy of the pre-training's last checkpoint): the bulk-only continuation."""
+    cfg = pretrain_config(cell.parent, budget, work)
+    cfg["output"] = str(work / cell.name)
+    cfg["training"]["max_steps"] = budget.pretrain_steps + budget.finetune_steps
     return cfg
 
 
@@ -141,7 +239,7 @@ def finetune_config(cell: Cell, budget: Budget, work: Path) -> dict:
     cfg["seed"] = cell.seed
     ft = cfg["finetune"]
     ft["model"] = str(work / cell.parent.name / "model.safetensors")
-    cfg["heads"]["mol"]["max_train"] = budget.mol_train
+    cfg["heads"]["mol"]["max_train"] = cell.molecules(budget)
     if cell.mode == "naive":
         ft["mode"] = "naive"
         del ft["replay"]
@@ -152,7 +250,7 @@ def finetune_config(cell: Cell, budget: Budget, work: Path) -> dict:
     else:
         ft["replay"].pop("count")
         ft["replay"].update(fraction=budget.replay_pool_fraction, batch_share=cell.replay)
-    cfg["optimizer"]["lr"] = budget.finetune_lr
+    cfg["optimizer"]["lr"] = budget.finetune_lr if cell.lr is None else cell.lr
     cfg["training"].update(
         epochs=100000, max_steps=budget.finetune_steps, max_minutes=None, num_threads=1
     )
@@ -175,7 +273,7 @@ def add_bridging(cfg: dict, cell: Cell, budget: Budget) -> None:
     if cell.bridging:
         from mmh_data import datasets as bundled
 
-        n_train = len(bundled.load_atoms("surf", "train")) + budget.mol_train
+        n_train = len(bundled.load_atoms("surf", "train")) + cell.molecules(budget)
         n_replay = budget.replay_pool_fraction * len(bundled.load_atoms("bulk", "train"))
         count = max(1, round(cell.bridging * (n_train + n_replay)))
         cfg["bridging"] = {
@@ -259,11 +357,30 @@ def run_cell(cell: Cell, budget: Budget, work: Path, out: Path) -> None:
 
     run_dir = work / cell.name
     results_file = run_dir / "results.json"
+    if cell.mode == "pretrain" and results_file.exists():
+        done = json.loads(results_file.read_text())
+        if done["stopped"] == "last step" and done["steps"] < budget.pretrain_steps:
+            # a larger budget: the run goes on from its last checkpoint (the schedule
+            # depends on the validation loss only, so this is the longer run)
+            results_file.unlink()
+        elif done["steps"] > budget.pretrain_steps:
+            raise SystemExit(
+                f"{run_dir} holds a pre-training of {done['steps']} steps, more than the "
+                f"budget's {budget.pretrain_steps}; use another --work"
+            )
+    if cell.mode == "continue" and not run_dir.exists():
+        parent = work / cell.parent.name
+        run_dir.mkdir(parents=True)
+        for name in ("checkpoint.pt", "metrics.jsonl", "model.safetensors", "cpu_s.json"):
+            shutil.copy2(parent / name, run_dir / name)
     if not results_file.exists():
         run_dir.mkdir(parents=True, exist_ok=True)
-        make = {"pretrain": pretrain_config, **dict.fromkeys(CONTROLS, control_config)}.get(
-            cell.mode, finetune_config
-        )
+        make = {
+            "pretrain": pretrain_config,
+            "continue": continue_config,
+            "pooled": pooled_config,
+            **dict.fromkeys(CONTROLS, control_config),
+        }.get(cell.mode, finetune_config)
         config = run_dir / "input.yaml"
         config.write_text(yaml.safe_dump(make(cell, budget, work), sort_keys=False))
         recipe = "finetune" if make is finetune_config else "pretrain"
@@ -289,9 +406,10 @@ def run_cell(cell: Cell, budget: Budget, work: Path, out: Path) -> None:
     result = {
         "cell": cell.name,
         **asdict(cell),
+        "mol_train": cell.molecules(budget),
         "base_head": cell.base_head,
         "heads": heads,
-        "pretrained": None if cell.mode in ("pretrain", *CONTROLS) else cell.parent.name,
+        "pretrained": None if cell.independent else cell.parent.name,
         "budget": asdict(budget),
         "training": {
             "steps": trained["steps"],
@@ -328,8 +446,43 @@ def grid_cells(args: argparse.Namespace) -> list[Cell]:
                 cells += [Cell(block, max_L, seed, "replay", r) for r in args.replay]
                 if args.naive:
                     cells.append(Cell(block, max_L, seed, "naive"))
-                cells += [Cell(block, max_L, seed, mode) for mode in args.controls]
+                cells += [
+                    Cell(block, max_L, seed, mode, lr=lr)
+                    for mode in args.controls
+                    for lr in args.control_lr
+                ]
+                # SevenNet-Omni's ideas, on the replay-0.3 cell
+                cells += [Cell(block, max_L, seed, "replay", 0.3, bridging=f) for f in args.dbs]
+                if args.regularize:
+                    cells.append(Cell(block, max_L, seed, "replay", 0.3, regularize=True))
+                # fine-tuning at other learning rates, and the mol data-size sweep (with its
+                # single-head controls) at the first of them
+                cells += [Cell(block, max_L, seed, "replay", 0.3, lr=lr) for lr in args.lr]
+                sweep_lr = args.lr[0] if args.lr else None
+                for n in args.mol_sizes:
+                    cells.append(Cell(block, max_L, seed, "replay", 0.3, mol_train=n, lr=sweep_lr))
+                    if "mol-only" in args.controls:
+                        cells.append(Cell(block, max_L, seed, "mol-only", mol_train=n, lr=sweep_lr))
+                if args.continuation:
+                    cells.append(Cell(block, max_L, seed, "continue"))
+                if args.pooled:
+                    cells.append(Cell(block, max_L, seed, "pooled"))
     return cells
+
+
+def _done(cell: Cell, budget: Budget, out: Path) -> bool:
+    """Whether the cell's JSON exists (for a pre-training: at this budget of steps; a
+    shorter one is run on)."""
+    path = out / f"{cell.name}.json"
+    if not path.exists():
+        return False
+    return cell.mode != "pretrain" or (
+        json.loads(path.read_text())["training"]["steps"] >= budget.pretrain_steps
+    )
+
+
+def _lr(text: str) -> float | None:
+    return None if text == "default" else float(text)
 
 
 def _launch(cell: Cell, args: argparse.Namespace, parent: Future | None) -> str:
@@ -364,6 +517,23 @@ def main() -> None:
         "--finetune-blocks", nargs="+", default=None, help="fine-tune and control these only"
     )
     parser.add_argument("--controls", nargs="*", default=list(CONTROLS), choices=list(CONTROLS))
+    parser.add_argument(
+        "--control-lr",
+        type=_lr,
+        nargs="+",
+        default=[None],
+        help="learning rates of the controls ('default': the pre-training's)",
+    )
+    parser.add_argument("--dbs", type=float, nargs="*", default=[], help="bridging fractions")
+    parser.add_argument("--regularize", action="store_true", help="a regularised cell")
+    parser.add_argument(
+        "--lr", type=float, nargs="*", default=[], help="replay-0.3 cells at these rates"
+    )
+    parser.add_argument(
+        "--mol-sizes", type=int, nargs="*", default=[], help="mol data-size sweep (and controls)"
+    )
+    parser.add_argument("--continuation", action="store_true", help="bulk-only continuation")
+    parser.add_argument("--pooled", action="store_true", help="the pooled single-head control")
     for name, value in asdict(Budget()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     parser.add_argument("--cell", help=argparse.SUPPRESS)  # internal: run one cell
@@ -377,15 +547,14 @@ def main() -> None:
     args.passthrough = ["--out", str(args.out), "--work", str(args.work)]
     for name, value in asdict(budget).items():
         args.passthrough += [f"--{name.replace('_', '-')}", str(value)]
-    cells = [c for c in grid_cells(args) if not (args.out / f"{c.name}.json").exists()]
+    cells = [c for c in grid_cells(args) if not _done(c, budget, args.out)]
     print(f"{len(cells)} cells to run, {args.jobs} at a time; logs in {args.work / 'logs'}")
     futures: dict[str, Future] = {}
     with ThreadPoolExecutor(args.jobs) as pool:
         # pre-trainings are queued first, so a fine-tuning waiting for its parent never
         # holds the slot the parent needs
         for cell in sorted(cells, key=lambda c: c.mode != "pretrain"):
-            independent = cell.mode in ("pretrain", *CONTROLS)
-            parent = None if independent else futures.get(cell.parent.name)
+            parent = None if cell.independent else futures.get(cell.parent.name)
             futures[cell.name] = pool.submit(_launch, cell, args, parent)
     failed = [name for name, f in futures.items() if f.exception() is not None]
     for name in failed:

@@ -20,7 +20,7 @@ def _cell(tmp_path, name, seed, mae, skill, **fields):
         "replay": None,
         "bridging": 0.0,
         "regularize": False,
-        "budget": {"mol_train": 1000},
+        "budget": {"mol_train": 1000, "pretrain_steps": claims.PRETRAIN_STEPS},
         "errors": {"bulk on bulk test": {"forces_mae": mae, "forces_skill": skill}},
     }
     cell.update(fields)
@@ -65,7 +65,28 @@ def test_two_seeds_give_no_verdict_and_a_reversed_effect_is_refuted(tmp_path):
     assert row["verdict"] == "refuted"
 
 
+def test_a_side_takes_another_heads_error_and_one_seed_twice_is_an_error(tmp_path):
+    errors = {
+        "pooled on mol test": {"forces_mae": 300.0, "forces_skill": 0.1},
+        "mol on mol test": {"forces_mae": 200.0, "forces_skill": 0.4},
+    }
+    short = {"budget": {"mol_train": 1000, "pretrain_steps": claims.SHORT_STEPS}}
+    for seed in (0, 1, 2):
+        _cell(tmp_path, "pooled", seed, 0.0, 0.0, mode="pooled", errors=errors, **short)
+        _cell(tmp_path, "mh", seed, 0.0, 0.0, mode="replay", replay=0.3, errors=errors, **short)
+    name = f"multi-head vs pooled single head (mol; {claims.SHORT_STEPS} + 600 steps)"
+    row = _row(claims.table(claims.load_cells(tmp_path)), name)
+    assert (row["a"]["mean"], row["b"]["mean"]) == (300.0, 200.0)
+    assert row["effect"] == pytest.approx(-100.0)
+    assert row["error"] == "pooled on mol test / mol on mol test"
+    # a cell in a subdirectory is read too; two cells of one seed on one side are refused
+    (tmp_path / "more").mkdir()
+    _cell(tmp_path / "more", "pooled-again", 0, 0.0, 0.0, mode="pooled", errors=errors, **short)
+    with pytest.raises(ValueError, match="several cells of one seed"):
+        claims.table(claims.load_cells(tmp_path))
+
+
 def test_the_committed_page_is_what_the_committed_cells_give():
     if not claims.PAGE.exists():
         pytest.skip("no claims page in this checkout")
-    assert claims.PAGE.read_text() == claims.render(claims.table(claims.load_cells()))
+    assert claims.PAGE.read_text() == claims.page(claims.load_cells())

@@ -31,8 +31,8 @@ HERE = Path(__file__).resolve().parent
 CELLS = HERE / "results" / "claims"
 PAGE = HERE.parent / "docs" / "results" / "claims.md"
 MIN_SEEDS = 3
-#: Pre-training steps of the grid's models, and of the shorter L = 2 comparison (its cells
-#: are in ``results/claims/steps2500``).
+#: Pre-training steps of the grid's models, and of the shorter budget of the L = 2 and
+#: pooled comparisons (their cells are in ``results/claims/steps2500``).
 PRETRAIN_STEPS, SHORT_STEPS = 8000, 2500
 
 Cell = dict

@@ -39,11 +39,14 @@ class Energies:
     """Energies (eV) of ``ase.Atoms`` by one head of a model, in batches, float64, without
     forces (a relative energy needs none)."""
 
-    def __init__(self, model_file: Path, head: str, batch_size: int = 32):
+    def __init__(self, model, head: str, batch_size: int = 32):
+        """``model``: a model file, or a loaded model (moved to float64)."""
         from mmh_data import GraphBuilder
         from mmh_heads import load_model
 
-        self.model = load_model(model_file).to(torch.float64)
+        if isinstance(model, (str, Path)):
+            model = load_model(model)
+        self.model = model.to(torch.float64)
         self.head, self.batch_size = head, batch_size
         r_max = self.model.backbone.config.r_max
         self.builder = GraphBuilder(r_max, heads=self.model.heads, dtype=torch.float64)
@@ -138,10 +141,10 @@ def relative_energies(model_file: Path) -> dict:
     ``surf`` (``{"<head> interaction <split>": ..., "<head> adsorption": ...}``)."""
     from mmh_heads import load_model
 
-    heads = load_model(model_file).heads
+    model = load_model(model_file)
     out: dict[str, dict] = {}
-    for head in heads:
-        energies = Energies(model_file, head)
+    for head in model.heads:
+        energies = Energies(model, head)
         if head in MOL_HEADS:
             for split in ("test", "ood"):
                 out[f"{head} interaction {split}"] = interaction_metrics(energies, split)

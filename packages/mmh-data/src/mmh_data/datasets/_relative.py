@@ -147,7 +147,12 @@ def interaction_energies(name: str = "mol", *, workers: int = 2, data: Path | No
         "wall_s": time.time() - wall,
         "cpu_s": cpu,
     }
-    meta.setdefault("relative", {})["interaction"] = summary
+    return _record(meta_path, meta, "interaction", summary)
+
+
+def _record(meta_path: Path, meta: dict, key: str, summary: dict) -> dict:
+    """Store ``summary`` under ``relative.<key>`` in a dataset's metadata file."""
+    meta.setdefault("relative", {})[key] = summary
     meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     return summary
 
@@ -272,6 +277,4 @@ def make_adsorption_set(*, seed: int = 0, workers: int = 2, data: Path | None = 
         "wall_s": time.time() - wall,
         "cpu_s": cpu,
     }
-    meta.setdefault("relative", {})["adsorption"] = summary
-    meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
-    return summary
+    return _record(meta_path, meta, "adsorption", summary)
